@@ -1,0 +1,129 @@
+"""The `grader` command: grade a class, self-check one module, validate an assignment."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+EXIT_OK, EXIT_FAILED_CHECKS, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description="Autograder for numerical homework.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    grade = commands.add_parser("grade", help="grade submissions; write reports and a gradebook")
+    grade.add_argument("assignment", type=Path, help="the assignment folder, e.g. problems/hw2")
+    grade.add_argument("submissions", type=Path, nargs="+", help="a submission file, or a folder of NAME/hw2.py or NAME.py")
+    grade.add_argument("--out", type=Path, required=True, help="folder for the reports and gradebook.csv")
+    grade.add_argument("--quiet", "-q", action="store_true", help="no per-submission lines")
+
+    check = commands.add_parser("check", help="self-check one module on the public checks")
+    check.add_argument("assignment", type=Path)
+    check.add_argument("submission", type=Path, help="your module, e.g. hw2.py")
+    check.add_argument("--student", help="the student id the cases are seeded with (default: from the file name)")
+    check.add_argument("--only", default="", help="run one question, check or case: 1.1c, 1.1c/random or 1.1c/random/random-2")
+
+    validate = commands.add_parser("validate", help="validate a spec: schema, reference passes, every mutant fails")
+    validate.add_argument("assignment", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from grader.spec import SpecError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except SpecError as exc:
+        print(f"grader: the assignment spec is invalid ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except _CannotRun as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+
+
+class _CannotRun(Exception):
+    pass
+
+
+def _load(assignment: Path):
+    from grader.expected import Reference, ReferenceFailure, load_reference
+    from grader.spec import load_assignment
+
+    spec = load_assignment(assignment)
+    try:
+        module = load_reference(spec.reference_path, spec.id)
+    except ReferenceFailure as exc:
+        raise _CannotRun(str(exc)) from None
+    return spec, Reference(module, spec.constants)
+
+
+def _executor(spec):
+    from grader.executor import SubprocessExecutor
+
+    return SubprocessExecutor(module_name=Path(spec.model.submission_file).stem)
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from grader.discovery import DiscoveryError, find_submissions
+    from grader.grading import Grader, GradingOptions
+    from grader.writers.gradebook import write_gradebook
+    from grader.writers.json_report import write_json
+    from grader.writers.markdown import points, write_markdown
+    from grader.writers.terminal import render_summary
+
+    spec, reference = _load(args.assignment)
+    try:
+        submissions, warnings = find_submissions(args.submissions, spec.model.submission_file)
+    except DiscoveryError as exc:
+        raise _CannotRun(str(exc)) from None
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    options = GradingOptions(salt=os.environ.get("GRADER_HIDDEN_SALT", ""), replay_prefix=f"grader check {args.assignment}")
+    grader = Grader(spec, reference, _executor(spec), options)
+    results = []
+    for index, submission in enumerate(submissions, 1):
+        result = grader.grade(submission)
+        folder = args.out / submission.id
+        write_json(result, folder / "result.json")
+        write_markdown(result, spec.title, folder / "report.md")
+        results.append(result)
+        if not args.quiet:
+            print(f"[{index}/{len(submissions)}] {submission.id}: {points(result.score)} / {points(result.max_score)}")
+    write_gradebook(spec, results, args.out / "gradebook.csv")
+    print()
+    print(render_summary(spec, results, args.out))
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from grader.grading import Grader, GradingOptions, Submission
+    from grader.writers.terminal import render_self_check
+
+    spec, reference = _load(args.assignment)
+    if not args.submission.is_file():
+        raise _CannotRun(f"{args.submission}: no such file")
+    student = args.student or (args.submission.parent.resolve().name if args.submission.name == spec.model.submission_file else args.submission.stem)
+    options = GradingOptions(public_only=True, only=args.only, replay_prefix=f"grader check {args.assignment}")
+    result = Grader(spec, reference, _executor(spec), options).grade(Submission(student, args.submission))
+    print(render_self_check(result))
+    all_passed = result.gradable and not result.errors and all(q.status == "passed" for q in result.questions)
+    return EXIT_OK if all_passed else EXIT_FAILED_CHECKS
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from grader.validate import render_validation, validate_assignment
+
+    spec, reference = _load(args.assignment)
+    report = validate_assignment(spec, reference)
+    print(render_validation(spec, report))
+    return EXIT_OK if report.ok else EXIT_FAILED_CHECKS
+
+
+_COMMANDS = {"grade": _cmd_grade, "check": _cmd_check, "validate": _cmd_validate}

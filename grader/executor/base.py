@@ -1,0 +1,87 @@
+"""The executor's interface: what the grader asks for and what it gets back.
+
+Implementations (a plain subprocess now; a sandboxed one and a warm forking pool later) change
+how the student's process is started, never these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, Sequence
+
+Op = Literal["get", "call", "map"]
+Status = Literal[
+    "ok", "missing", "error", "timeout", "crashed", "unencodable", "malformed", "skipped"
+]
+OPS: tuple[str, ...] = ("get", "call", "map")
+
+
+class ExecutorError(Exception):
+    """The grader itself could not run the submission (e.g. cannot start a process).
+
+    Never raised for anything the submission does: that always ends up in a CallOutcome.
+    """
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request on the student's module.
+
+    - ``get``: the value of module attribute ``name`` (a function or class comes back as a
+      ``QualifiedName``; another callable as the ``QualifiedName`` of its type).
+    - ``call``: ``name(*args, **kwargs)``.
+    - ``map``: ``name(*item, **kwargs)`` for each ``item`` in ``args`` (a tuple of arg-tuples);
+      one process round trip for many cases. The call timeout covers the whole map.
+    """
+
+    id: str
+    op: Op
+    name: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What became of one Call. Anything but ``ok`` scores 0 (fail closed).
+
+    ``value`` is decoded plain data when ``ok``: None, bool, int, float, complex, str, list,
+    tuple, set, dict, ``QualifiedName`` or an exact ``np.ndarray`` of a numeric dtype.
+    For a ``map`` it is a list of per-item ``CallOutcome`` (ids ``"<call id>[<index>]"``),
+    each with its own status (ok, missing, error, unencodable or malformed).
+    """
+
+    id: str
+    status: Status
+    value: object = None
+    error: str = ""  # one line for a human
+    traceback: str = ""  # the submission's frames only: "line N, in func: source" + error
+
+
+@dataclass(frozen=True)
+class Limits:
+    call_timeout_s: float = 10.0  # wall clock per call (a whole map), then SIGKILL of the group
+    import_timeout_s: float = 30.0  # importing a module that imports torch takes a few seconds
+    total_timeout_s: float = 120.0  # the whole submission, restarts included
+    cpu_s: int = 120  # RLIMIT_CPU (hard), per process
+    memory_bytes: int = 2 * 1024**3  # RLIMIT_AS; importing torch needs at least 1 GiB
+    file_size_bytes: int = 64 * 1024**2  # RLIMIT_FSIZE
+    output_bytes: int = 64 * 1024  # how much of stdout/stderr the parent keeps (the tail)
+    max_restarts: int = 5  # fresh processes after a timeout, crash or malformed reply
+
+
+@dataclass
+class RunResult:
+    outcomes: dict[str, CallOutcome]  # one per call id, in call order, always complete
+    import_error: str = ""  # non-empty: the module could not be imported; every call "error"
+    import_traceback: str = ""
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    restarts: int = 0
+
+
+class Executor(Protocol):
+    def run(
+        self, submission: Path, calls: Sequence[Call], limits: Limits = Limits()
+    ) -> RunResult: ...

@@ -1,0 +1,506 @@
+"""Data-only codec shared by the grader and the worker that runs student code.
+
+Wire format: frames of a 4-byte big-endian length followed by that many bytes of UTF-8 JSON.
+Every frame holds one JSON object (a request, a response or an event).
+
+Values travel as JSON with a few tagged objects, because JSON alone cannot carry them:
+
+    {"$float": "nan" | "inf" | "-inf"}   non-finite floats (JSON has none)
+    {"$int": "-1f..."}                   ints too long for Python's int<->str digit limit (hex)
+    {"$complex": [re, im]}               complex numbers (re, im encoded as floats)
+    {"$tuple": [...]}                    tuples (JSON only has lists)
+    {"$set": [...]}                      sets and frozensets (decoded as ``set``)
+    {"$dict": [[k, v], ...]}             dicts whose keys are not all plain strings, or where
+                                         some key starts with "$" (else: a plain JSON object)
+    {"$npy": "<base64>"}                 numpy arrays, ``np.save(allow_pickle=False)`` bytes
+    {"$qualname": "pkg.mod.Name"}        classes, functions and modules, by name only
+
+This module is loaded *by path* in the worker (which must not import the ``grader`` package),
+so it may import only the standard library and numpy.
+
+Trust: ``encode_value`` runs in the worker on student results, where the student controls
+everything anyway; it only aims to be helpful to honest code. ``decode_value`` runs in the
+trusted grader and is strict: no pickle, exact ``np.ndarray`` of a numeric dtype, only the tags
+above, bounded depth, and never a call into an object the student built.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import io
+import json
+import math
+import os
+import struct
+import sys
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FRAME_BYTES",
+    "MAX_ITEMS",
+    "FrameDecoder",
+    "ProtocolError",
+    "QualifiedName",
+    "UnencodableValue",
+    "decode_frame",
+    "decode_value",
+    "encode_frame",
+    "encode_value",
+    "read_frame",
+    "write_frame",
+]
+
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 100  # nesting of containers in one value
+MAX_ITEMS = 5_000_000  # containers' elements in one value, counted over all levels
+MAX_QUALNAME_CHARS = 1000
+NUMERIC_KINDS = "biufc"  # bool, signed int, unsigned int, float, complex
+
+_HEADER = struct.Struct(">I")
+_NPY_MAGIC = b"\x93NUMPY"
+# Python refuses int<->str conversions beyond 4300 digits (CVE-2020-10735); stay well below.
+_MAX_DECIMAL_DIGITS = 4000
+_TAGS = frozenset({"$float", "$int", "$complex", "$tuple", "$set", "$dict", "$npy", "$qualname"})
+
+
+class ProtocolError(Exception):
+    """A frame or a value that does not follow the protocol (fail closed: treat as no result)."""
+
+
+class UnencodableValue(Exception):
+    """A value that cannot travel as plain data, e.g. an arbitrary object."""
+
+
+class QualifiedName(str):
+    """The dotted name of a class, function or module, e.g. ``torch.nn.modules.pooling.MaxPool2d``.
+
+    Only the name travels, never the object: the grader compares names.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"QualifiedName({str.__repr__(self)})"
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def encode_frame(message: dict[str, Any], max_bytes: int = MAX_FRAME_BYTES) -> bytes:
+    """Serialize one message (already made of plain JSON types) to a length-prefixed frame."""
+    try:
+        payload = json.dumps(message, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ProtocolError(f"message is not plain JSON: {exc}") from exc
+    if len(payload) > max_bytes:
+        raise ProtocolError(f"frame of {len(payload)} bytes exceeds the limit of {max_bytes}")
+    return _HEADER.pack(len(payload)) + payload
+
+
+def _reject_constant(name: str) -> Any:
+    raise ProtocolError(f"bare {name} in JSON (non-finite floats must be tagged)")
+
+
+def decode_frame(payload: bytes) -> dict[str, Any]:
+    """Parse the payload of one frame (without its length prefix) into a JSON object."""
+    try:
+        message = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
+    except ProtocolError:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ProtocolError(f"frame is not valid UTF-8 JSON: {exc}") from exc
+    if not isinstance(message, dict):
+        raise ProtocolError(f"frame holds a JSON {type(message).__name__}, not an object")
+    return message
+
+
+class FrameDecoder:
+    """Incremental frame splitter for a non-blocking reader: feed bytes, take whole payloads."""
+
+    def __init__(self, max_bytes: int = MAX_FRAME_BYTES) -> None:
+        self._buffer = bytearray()
+        self._max_bytes = max_bytes
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        # Check the announced length as soon as it is known, before buffering a huge frame.
+        self._announced_length()
+
+    def _announced_length(self) -> int | None:
+        if len(self._buffer) < _HEADER.size:
+            return None
+        (length,) = _HEADER.unpack_from(self._buffer)
+        if length > self._max_bytes:
+            raise ProtocolError(f"frame of {length} bytes exceeds the limit of {self._max_bytes}")
+        return length
+
+    def next_payload(self) -> bytes | None:
+        """The next complete payload, or None when more bytes are needed."""
+        length = self._announced_length()
+        if length is None or len(self._buffer) < _HEADER.size + length:
+            return None
+        payload = bytes(self._buffer[_HEADER.size : _HEADER.size + length])
+        del self._buffer[: _HEADER.size + length]
+        return payload
+
+    @property
+    def pending(self) -> int:
+        """Bytes received but not yet returned as a payload."""
+        return len(self._buffer)
+
+
+def _read_exactly(fd: int, count: int) -> bytes | None:
+    chunks: list[bytes] = []
+    remaining = count
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            if remaining == count:
+                return None
+            raise ProtocolError("stream ended inside a frame")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any] | None:
+    """Blocking read of one message from a file descriptor; None on a clean end of stream."""
+    header = _read_exactly(fd, _HEADER.size)
+    if header is None:
+        return None
+    (length,) = _HEADER.unpack(header)
+    if length > max_bytes:
+        raise ProtocolError(f"frame of {length} bytes exceeds the limit of {max_bytes}")
+    payload = _read_exactly(fd, length) if length else b""
+    if payload is None:
+        raise ProtocolError("stream ended inside a frame")
+    return decode_frame(payload)
+
+
+def write_frame(fd: int, message: dict[str, Any], max_bytes: int = MAX_FRAME_BYTES) -> None:
+    """Blocking write of one message to a file descriptor."""
+    view = memoryview(encode_frame(message, max_bytes))
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def is_named_object(obj: Any) -> bool:
+    """Classes, functions, methods, builtins and modules travel by name."""
+    return (
+        inspect.isclass(obj)
+        or inspect.isroutine(obj)
+        or inspect.ismodule(obj)
+        or isinstance(obj, np.ufunc)
+    )
+
+
+def _plain_str(value: Any) -> str | None:
+    return str.__str__(value) if isinstance(value, str) else None
+
+
+def qualified_name_of(obj: Any) -> str:
+    """``module.qualname`` of a class or function, ``name`` of a module (best effort)."""
+    if inspect.ismodule(obj):
+        return _plain_str(getattr(obj, "__name__", None)) or "?"
+    module = _plain_str(getattr(obj, "__module__", None))
+    qualname = _plain_str(getattr(obj, "__qualname__", None)) or _plain_str(
+        getattr(obj, "__name__", None)
+    )
+    if qualname is None:
+        qualname = "?"
+    return f"{module}.{qualname}" if module else qualname
+
+
+def _encode_float(value: float) -> Any:
+    if math.isfinite(value):
+        return value
+    return {"$float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+
+
+def _encode_int(value: int) -> Any:
+    # bit_length is a cheap upper bound for the decimal digits (log10(2) ~ 0.30103).
+    if value.bit_length() * 0.30103 < _MAX_DECIMAL_DIGITS:
+        return value
+    return {"$int": format(value, "x")}
+
+
+def _encode_array(array: np.ndarray, path: tuple[Any, ...]) -> dict[str, str]:
+    where = _format_path(path)
+    if array.dtype.kind not in NUMERIC_KINDS or array.dtype.names is not None:
+        raise UnencodableValue(f"returned an array of dtype {array.dtype}{where}")
+    if array.nbytes > MAX_FRAME_BYTES:
+        raise UnencodableValue(f"returned an array of {array.nbytes} bytes{where} (too large)")
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return {"$npy": base64.b64encode(buffer.getvalue()).decode("ascii")}
+
+
+def _tensor_to_numpy(tensor: Any) -> np.ndarray:
+    plain = tensor.detach().cpu()
+    if plain.layout != sys.modules["torch"].strided:
+        plain = plain.to_dense()
+    plain = plain.resolve_conj().resolve_neg()
+    try:
+        return plain.numpy()
+    except (TypeError, RuntimeError):
+        # bfloat16 and friends have no numpy dtype: widen, the value is what matters.
+        if plain.is_floating_point():
+            return plain.float().numpy()
+        raise
+
+
+def _format_path(path: tuple[Any, ...]) -> str:
+    """(("a", 0), ...) -> " (at ['a'][0])"; built only when an error is raised."""
+    if not path:
+        return ""
+    parts = []
+    for step in path:
+        if isinstance(step, int) and not isinstance(step, bool):
+            parts.append(f"[{step}]")
+        elif isinstance(step, str) and step.startswith("<"):
+            parts.append(step)
+        else:
+            parts.append(f"[{str.__repr__(step) if isinstance(step, str) else '...'}]")
+    return f" (at {''.join(parts)})"
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.items = 0
+
+    def encode(self, obj: Any, depth: int, path: tuple[Any, ...]) -> Any:
+        kind = type(obj)
+        # Exact primitive types first (bool before int: bool is an int subclass).
+        if obj is None or kind is bool or kind is str:
+            return obj
+        if kind is int:
+            return _encode_int(obj)
+        if kind is float:
+            return _encode_float(obj)
+        if depth > MAX_DEPTH:
+            raise UnencodableValue(f"returned a value nested deeper than {MAX_DEPTH} levels")
+        torch = sys.modules.get("torch")  # never import torch just to check
+        if torch is not None and isinstance(obj, torch.Tensor):
+            try:
+                array = _tensor_to_numpy(obj)
+            except Exception as exc:  # noqa: BLE001 - any failure means "cannot send"
+                raise UnencodableValue(
+                    f"returned a tensor that numpy cannot hold{_format_path(path)}: {exc}"
+                ) from exc
+            return _encode_array(np.array(array, copy=True, subok=False), path)
+        if isinstance(obj, np.ndarray):
+            # A copy as a plain ndarray drops any subclass behaviour (__eq__, __array_ufunc__...).
+            return _encode_array(np.array(obj, copy=True, subok=False), path)
+        if isinstance(obj, np.generic):
+            return _encode_numpy_scalar(obj, path)
+        if isinstance(obj, bool):
+            return bool(obj)
+        if isinstance(obj, int):
+            return _encode_int(int.__int__(obj))  # plain int even from a subclass
+        if isinstance(obj, float):
+            return _encode_float(float.__float__(obj))
+        if isinstance(obj, complex):
+            return _encode_complex(complex.__complex__(obj))
+        if kind is QualifiedName:
+            return {"$qualname": str.__str__(obj)[:MAX_QUALNAME_CHARS]}
+        if isinstance(obj, str):
+            return str.__str__(obj)
+        if isinstance(obj, (list, tuple, set, frozenset, dict)):
+            return self._encode_container(obj, depth, path)
+        if is_named_object(obj):
+            return {"$qualname": qualified_name_of(obj)[:MAX_QUALNAME_CHARS]}
+        raise UnencodableValue(f"returned {_type_name(kind)}{_format_path(path)}")
+
+    def _count(self, n: int) -> None:
+        self.items += n
+        if self.items > MAX_ITEMS:
+            raise UnencodableValue(f"returned a value with more than {MAX_ITEMS} elements")
+
+    def _encode_container(self, obj: Any, depth: int, path: tuple[Any, ...]) -> Any:
+        if isinstance(obj, dict):
+            items = list(dict.items(obj))
+            self._count(len(items))
+            keys = [self.encode(k, depth + 1, (*path, "<key>")) for k, _ in items]
+            values = [self.encode(v, depth + 1, (*path, k)) for k, v in zip(keys, dict.values(obj))]
+            if all(type(k) is str and not k.startswith("$") for k in keys):
+                return dict(zip(keys, values))
+            return {"$dict": [[k, v] for k, v in zip(keys, values)]}
+        elements = list(obj)
+        self._count(len(elements))
+        if isinstance(obj, (set, frozenset)):
+            return {"$set": [self.encode(e, depth + 1, (*path, "<set>")) for e in elements]}
+        encoded = [self.encode(e, depth + 1, (*path, i)) for i, e in enumerate(elements)]
+        return {"$tuple": encoded} if isinstance(obj, tuple) else encoded
+
+
+def _type_name(kind: type) -> str:
+    module = _plain_str(getattr(kind, "__module__", None))
+    name = _plain_str(getattr(kind, "__qualname__", None)) or "?"
+    return name if module in (None, "builtins") else f"{module}.{name}"
+
+
+def _encode_complex(value: complex) -> dict[str, list[Any]]:
+    return {"$complex": [_encode_float(value.real), _encode_float(value.imag)]}
+
+
+def _encode_numpy_scalar(obj: np.generic, path: tuple[Any, ...]) -> Any:
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return _encode_int(int(obj))
+    if isinstance(obj, np.floating):
+        return _encode_float(float(obj))
+    if isinstance(obj, np.complexfloating):
+        return _encode_complex(complex(obj))
+    if isinstance(obj, np.str_):
+        return str.__str__(obj)
+    raise UnencodableValue(f"returned a numpy {type(obj).__name__}{_format_path(path)}")
+
+
+def encode_value(obj: Any) -> Any:
+    """Turn a value into plain JSON data, or raise UnencodableValue saying what it was.
+
+    torch tensors become numpy arrays, numpy scalars become Python numbers, ndarray
+    subclasses become plain ndarray copies, classes/functions/modules become their qualified
+    names; any other object is refused.
+    """
+    try:
+        return _Encoder().encode(obj, 0, ())
+    except RecursionError as exc:
+        raise UnencodableValue("returned a value nested too deeply") from exc
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _decode_npy(text: Any) -> np.ndarray:
+    if not isinstance(text, str):
+        raise ProtocolError("$npy must hold a base64 string")
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise ProtocolError(f"$npy is not base64: {exc}") from exc
+    if not raw.startswith(_NPY_MAGIC):  # also keeps np.load away from .npz archives
+        raise ProtocolError("$npy does not hold .npy bytes")
+    try:
+        array = np.load(io.BytesIO(raw), allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - whatever np.load rejects is malformed
+        raise ProtocolError(f"$npy could not be loaded: {exc}") from exc
+    if type(array) is not np.ndarray:
+        raise ProtocolError(f"$npy decoded to {type(array).__name__}, not an ndarray")
+    dtype = array.dtype
+    if dtype.kind not in NUMERIC_KINDS or dtype.hasobject or dtype.names is not None:
+        raise ProtocolError(f"$npy has the non-numeric dtype {dtype}")
+    return array
+
+
+def _decode_float(tag: Any) -> float:
+    if tag == "nan":
+        return math.nan
+    if tag == "inf":
+        return math.inf
+    if tag == "-inf":
+        return -math.inf
+    raise ProtocolError(f"unknown $float value {tag!r}")
+
+
+def _decode_number(data: Any) -> float:
+    if type(data) in (int, float):
+        return float(data)
+    if type(data) is dict and set(data) == {"$float"}:
+        return _decode_float(data["$float"])
+    raise ProtocolError("$complex parts must be numbers")
+
+
+def _decode_int(text: Any) -> int:
+    if not isinstance(text, str) or not 0 < len(text) <= 2 * MAX_FRAME_BYTES:
+        raise ProtocolError("$int must hold a hex string")
+    try:
+        return int(text, 16)  # base 16 is linear time and has no digit limit
+    except ValueError as exc:
+        raise ProtocolError(f"$int is not hex: {exc}") from exc
+
+
+def _expect_list(tag: str, data: Any) -> list[Any]:
+    if type(data) is not list:
+        raise ProtocolError(f"{tag} must hold a list")
+    return data
+
+
+def _hashable(value: Any, tag: str) -> Any:
+    try:
+        hash(value)
+    except TypeError as exc:
+        raise ProtocolError(f"{tag} holds an unhashable key or element") from exc
+    return value
+
+
+def _decode_tagged(tag: str, body: Any, depth: int) -> Any:
+    if tag == "$float":
+        return _decode_float(body)
+    if tag == "$int":
+        return _decode_int(body)
+    if tag == "$complex":
+        parts = _expect_list(tag, body)
+        if len(parts) != 2:
+            raise ProtocolError("$complex must hold [re, im]")
+        return complex(_decode_number(parts[0]), _decode_number(parts[1]))
+    if tag == "$tuple":
+        return tuple(_decode(e, depth + 1) for e in _expect_list(tag, body))
+    if tag == "$set":
+        return {_hashable(_decode(e, depth + 1), tag) for e in _expect_list(tag, body)}
+    if tag == "$dict":
+        result = {}
+        for pair in _expect_list(tag, body):
+            if type(pair) is not list or len(pair) != 2:
+                raise ProtocolError("$dict must hold [key, value] pairs")
+            key = _hashable(_decode(pair[0], depth + 1), tag)
+            result[key] = _decode(pair[1], depth + 1)
+        return result
+    if tag == "$npy":
+        return _decode_npy(body)
+    if tag == "$qualname":
+        if type(body) is not str or not 0 < len(body) <= MAX_QUALNAME_CHARS:
+            raise ProtocolError("$qualname must hold a non-empty string")
+        return QualifiedName(body)
+    raise ProtocolError(f"unknown tag {tag!r}")
+
+
+def _decode(data: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise ProtocolError(f"value nested deeper than {MAX_DEPTH} levels")
+    kind = type(data)
+    if data is None or kind in (bool, int, float, str):
+        if kind is float and not math.isfinite(data):
+            raise ProtocolError("untagged non-finite float")
+        return data
+    if kind is list:
+        return [_decode(e, depth + 1) for e in data]
+    if kind is dict:
+        dollar_keys = [k for k in data if k.startswith("$")]
+        if not dollar_keys:
+            return {k: _decode(v, depth + 1) for k, v in data.items()}
+        if len(data) != 1 or dollar_keys[0] not in _TAGS:
+            raise ProtocolError(f"unknown or mixed tags {sorted(dollar_keys)!r}")
+        return _decode_tagged(dollar_keys[0], data[dollar_keys[0]], depth)
+    raise ProtocolError(f"unexpected JSON type {kind.__name__}")
+
+
+def decode_value(data: Any) -> Any:
+    """Turn plain JSON data from the wire back into a value; raise ProtocolError if malformed.
+
+    The result holds only None, bool, int, float, complex, str, list, tuple, set, dict,
+    QualifiedName and exact ``np.ndarray`` of a numeric dtype.
+    """
+    try:
+        return _decode(data, 0)
+    except RecursionError as exc:
+        raise ProtocolError("value nested too deeply") from exc

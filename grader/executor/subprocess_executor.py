@@ -1,0 +1,655 @@
+"""Runs a submission in a child process (worker.py) and talks to it over two pipes.
+
+Every failure of the child is turned into outcomes, never into an exception (fail closed):
+a call that outlives its wall-clock limit gets ``timeout`` and the child's whole process group
+is killed from here (never a timeout from inside the child); a child that dies gets ``crashed``;
+the remaining calls run in a fresh child, a bounded number of times; further calls of a name
+that timed out or crashed are ``skipped`` at once instead of costing another timeout each.
+
+The process launch is the one function ``_launch``: the sandbox (bubblewrap, uid switch,
+namespaces) and the warm forking pool replace it and ``_child_rlimits``, not the callers.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any, Callable, Sequence
+
+from . import protocol
+from .base import OPS, Call, CallOutcome, ExecutorError, Limits, RunResult
+
+WORKER_PATH = Path(__file__).with_name("worker.py")
+CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
+GRACEFUL_EXIT_S = 1.0  # a child told to stop may flush its output for this long
+BROKEN_PIPE_GRACE_S = 0.5  # a child whose pipe broke usually exits within this: report how
+POLL_TICK_S = 0.05  # exit checks where pidfd is unavailable (macOS)
+MAX_ERROR_CHARS = 2000
+MAX_TRACEBACK_CHARS = 10_000
+WORKER_STATUSES = frozenset({"ok", "missing", "error", "unencodable"})
+
+
+# --------------------------------------------------------------------------- launch
+
+
+def _child_rlimits(limits: Limits) -> list[tuple[int, int]]:
+    """(resource, value) pairs, computed in the parent: the preexec hook must not think."""
+    wanted = [
+        (resource.RLIMIT_CPU, int(limits.cpu_s)),
+        (resource.RLIMIT_AS, int(limits.memory_bytes)),
+        (resource.RLIMIT_FSIZE, int(limits.file_size_bytes)),
+        (resource.RLIMIT_CORE, 0),  # a crash must not write a core file
+    ]
+    pairs = []
+    for which, value in wanted:
+        _, hard = resource.getrlimit(which)
+        # A hard limit can only be lowered without privileges; never ask for more.
+        pairs.append((which, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+    return pairs
+
+
+def _preexec_hook(rlimits: list[tuple[int, int]]) -> Callable[[], None]:
+    """Runs in the child between fork and exec; the sandbox issue extends it.
+
+    Soft = hard for RLIMIT_CPU: at the limit the kernel sends SIGKILL, which the student's
+    code cannot catch (SIGXCPU could be).
+    """
+
+    def apply() -> None:
+        for which, value in rlimits:
+            resource.setrlimit(which, (value, value))
+
+    return apply
+
+
+def _launch(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    cwd: str,
+    stdout: int,
+    stderr: int,
+    pass_fds: tuple[int, ...],
+    limits: Limits,
+) -> subprocess.Popen[bytes]:
+    """Start the worker. The one place that knows *how* a student process is started.
+
+    preexec_fn runs Python between fork and exec, which the subprocess docs call unsafe when
+    the parent has other threads; the grader starts workers from one thread, and the warm
+    forking pool will replace this function anyway.
+    """
+    return subprocess.Popen(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        pass_fds=pass_fds,
+        close_fds=True,
+        start_new_session=True,  # own process group: one killpg reaches every descendant
+        preexec_fn=_preexec_hook(_child_rlimits(limits)),
+    )
+
+
+def _child_env(home: str) -> dict[str, str]:
+    """A minimal environment: nothing of the grader's (tokens, salts, paths) leaks."""
+    env = {
+        "PATH": CHILD_PATH,
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+    }
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                 "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+        env[name] = "1"
+    return env
+
+
+# --------------------------------------------------------------------------- one child
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _ChildGone(Exception):
+    """The child exited or closed its end of the response pipe."""
+
+
+def _describe_exit(returncode: int | None, cpu_s: float, cpu_limit_s: float) -> str:
+    if returncode is None:
+        return "still running"
+    if returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    if -returncode in (signal.SIGKILL, signal.SIGXCPU) and cpu_s >= cpu_limit_s - 0.5:
+        return f"killed by {name}: it used up its CPU time limit of {cpu_limit_s:g} s"
+    return f"killed by {name}"
+
+
+class _Child:
+    """One worker process and the parent's ends of its two pipes."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], request_fd: int, response_fd: int,
+                 cpu_limit_s: float):
+        self.proc = proc
+        self.cpu_limit_s = cpu_limit_s
+        self.cpu_s = 0.0  # CPU time it used, known once reaped
+        self.request_fd = request_fd
+        self.response_fd = response_fd
+        os.set_blocking(request_fd, False)  # a child that stops reading must not block us
+        os.set_blocking(response_fd, False)
+        self.decoder = protocol.FrameDecoder()
+        self.selector = selectors.DefaultSelector()
+        self.pidfd = self._open_pidfd(proc.pid)
+        if self.pidfd is not None:
+            self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
+        self.reaped = False
+
+    @staticmethod
+    def _open_pidfd(pid: int) -> int | None:
+        try:
+            return os.pidfd_open(pid)  # readable once the process exits (Linux >= 5.3)
+        except (AttributeError, OSError):
+            return None
+
+    def has_exited(self) -> bool:
+        """Whether the process exited, without reaping it (see kill())."""
+        if self.reaped:
+            return True
+        if hasattr(os, "waitid"):
+            flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+            try:
+                return os.waitid(os.P_PID, self.proc.pid, flags) is not None
+            except ChildProcessError:
+                return True
+        return self.proc.poll() is not None  # macOS: no waitid; reaping here is the fallback
+
+    def send(self, message: dict[str, Any], deadline: float) -> None:
+        data = memoryview(protocol.encode_frame(message))
+        with selectors.DefaultSelector() as writer:
+            writer.register(self.request_fd, selectors.EVENT_WRITE)
+            while data:
+                try:
+                    written = os.write(self.request_fd, data)
+                except BlockingIOError:
+                    written = 0
+                except (BrokenPipeError, ConnectionResetError) as exc:
+                    raise _ChildGone() from exc
+                data = data[written:]
+                if data:
+                    self._wait(writer, deadline)
+
+    def _wait(self, selector: selectors.BaseSelector, deadline: float) -> list[str]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Timeout()
+        if self.pidfd is None:
+            remaining = min(remaining, POLL_TICK_S)
+        events = selector.select(remaining)
+        if self.pidfd is None and self.has_exited():
+            return ["exit"]
+        return [key.data for key, _ in events]
+
+    def receive(self, deadline: float) -> dict[str, Any]:
+        """The next message; raises _Timeout, _ChildGone or protocol.ProtocolError."""
+        self.selector.register(self.response_fd, selectors.EVENT_READ, "response")
+        try:
+            while True:
+                payload = self.decoder.next_payload()
+                if payload is not None:
+                    return protocol.decode_frame(payload)
+                ready = self._wait(self.selector, deadline)
+                if "response" in ready and not self._read_available():
+                    raise _ChildGone()
+                if "exit" in ready:
+                    # It may have written its answer just before dying: take what is there.
+                    self._read_available()
+                    payload = self.decoder.next_payload()
+                    if payload is None:
+                        raise _ChildGone()
+                    return protocol.decode_frame(payload)
+        finally:
+            self.selector.unregister(self.response_fd)
+
+    def _read_available(self) -> bool:
+        """Read what the pipe holds now; False at end of stream."""
+        while True:
+            try:
+                chunk = os.read(self.response_fd, 1 << 20)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            self.decoder.feed(chunk)
+
+    def kill(self) -> str:
+        """SIGKILL the process group, reap the child, describe how it ended. Idempotent."""
+        if not self.reaped:
+            # The leader is not reaped yet (a zombie at worst), so its pid, which is also the
+            # group id, cannot have been reused: killpg reaches only the student's processes.
+            # os.kill, not Popen.kill: that one polls first, reaping the child and losing
+            # its CPU time (see _reap).
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self._reap()
+        self._close_fds()
+        return _describe_exit(self.proc.returncode, self.cpu_s, self.cpu_limit_s)
+
+    def _reap(self) -> None:
+        try:
+            # wait4 rather than Popen.wait: its CPU time tells a CPU-limit kill from others.
+            _, status, usage = os.wait4(self.proc.pid, 0)
+            self.proc.returncode = os.waitstatus_to_exitcode(status)
+            self.cpu_s = usage.ru_utime + usage.ru_stime
+        except ChildProcessError:  # reaped elsewhere (the poll() fallback)
+            self.proc.wait()
+        self.reaped = True
+
+    def _wait_for_exit(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not self.has_exited():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def end(self, grace_s: float) -> str:
+        """Give the process `grace_s` to exit by itself (for its real exit status), then kill.
+
+        Used once its pipe broke: it is dying, or the student closed the pipe and it lingers.
+        """
+        if self._wait_for_exit(grace_s):
+            return self.kill()
+        self.kill()
+        return "it closed its pipe to the grader and was stopped"
+
+    def stop(self) -> None:
+        """Ask the child to finish (end of its request stream), then make sure it is gone."""
+        try:
+            os.close(self.request_fd)
+        except OSError:
+            pass
+        self.request_fd = -1
+        self._wait_for_exit(GRACEFUL_EXIT_S)
+        self.kill()  # also reaches anything the student left running in the group
+
+    def _close_fds(self) -> None:
+        self.selector.close()
+        for fd in (self.request_fd, self.response_fd, self.pidfd):
+            if fd is not None and fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.request_fd = self.response_fd = -1
+        self.pidfd = None
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def _encode_requests(calls: Sequence[Call]) -> list[dict[str, Any]]:
+    """Encode every request up front: a bad Call is the caller's bug, raised before any work."""
+    seen: set[str] = set()
+    requests = []
+    for call in calls:
+        if call.id in seen:
+            raise ValueError(f"duplicate call id {call.id!r}")
+        seen.add(call.id)
+        if call.op not in OPS:
+            raise ValueError(f"call {call.id!r}: unknown op {call.op!r}")
+        request: dict[str, Any] = {"id": call.id, "op": call.op, "name": call.name}
+        try:
+            request["kwargs"] = protocol.encode_value(dict(call.kwargs))
+            if call.op == "map":
+                request["items"] = [protocol.encode_value(tuple(item)) for item in call.args]
+            else:
+                request["args"] = protocol.encode_value(tuple(call.args))
+            protocol.encode_frame(request)  # size check
+        except (protocol.UnencodableValue, protocol.ProtocolError, TypeError) as exc:
+            raise ValueError(f"call {call.id!r}: inputs cannot be sent: {exc}") from exc
+        requests.append(request)
+    return requests
+
+
+def _clip(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else ""
+    return text if len(text) <= limit else text[: limit - 15] + " ...(truncated)"
+
+
+class _Malformed(Exception):
+    """The child's reply does not follow the protocol."""
+
+
+def _decoded_outcome(outcome_id: str, reply: Any) -> CallOutcome:
+    """A CallOutcome from one reply dict ({"status", "value"?, "error"?, "traceback"?})."""
+    if not isinstance(reply, dict) or reply.get("status") not in WORKER_STATUSES:
+        raise _Malformed("a reply without a valid status")
+    status = reply["status"]
+    error = _clip(reply.get("error"), MAX_ERROR_CHARS)
+    traceback = _clip(reply.get("traceback"), MAX_TRACEBACK_CHARS)
+    if status != "ok":
+        return CallOutcome(outcome_id, status, error=error, traceback=traceback)
+    if "value" not in reply:
+        raise _Malformed("an ok reply without a value")
+    try:
+        value = protocol.decode_value(reply["value"])
+    except protocol.ProtocolError as exc:
+        # Undecodable data, but the stream is still in step: only this result is lost.
+        return CallOutcome(outcome_id, "malformed", error=f"the result was malformed: {exc}")
+    return CallOutcome(outcome_id, "ok", value=value)
+
+
+def _map_outcome(call: Call, reply: dict[str, Any]) -> CallOutcome:
+    items = reply.get("items")
+    if not isinstance(items, list) or len(items) != len(call.args):
+        raise _Malformed("a map reply without one result per input")
+    per_item = []
+    for index, item in enumerate(items):
+        item_id = f"{call.id}[{index}]"
+        try:
+            per_item.append(_decoded_outcome(item_id, item))
+        except _Malformed as exc:
+            per_item.append(CallOutcome(item_id, "malformed", error=f"the worker sent {exc}"))
+    return CallOutcome(call.id, "ok", value=per_item)
+
+
+def _outcome_from_reply(call: Call, reply: dict[str, Any]) -> CallOutcome:
+    """Validate the envelope (raises _Malformed) and decode the value."""
+    if reply.get("id") != call.id:
+        raise _Malformed("a reply for another request")
+    if call.op == "map" and reply.get("status") == "ok":
+        return _map_outcome(call, reply)
+    return _decoded_outcome(call.id, reply)
+
+
+# --------------------------------------------------------------------------- one run
+
+
+class _Run:
+    """State of one run(): the current child, restarts, names already known to fail."""
+
+    def __init__(self, submission: Path, module_name: str, python: str, limits: Limits,
+                 root: str, stdout: IO[bytes], stderr: IO[bytes]):
+        self.submission = submission
+        self.module_name = module_name
+        self.python = python
+        self.limits = limits
+        self.root = root
+        self.stdout = stdout
+        self.stderr = stderr
+        self.started = time.monotonic()
+        self.total_deadline = self.started + limits.total_timeout_s
+        self.child: _Child | None = None
+        self.children_started = 0
+        self.failed_names: dict[str, str] = {}  # name -> why its further calls are skipped
+        self.blocked: CallOutcome | None = None  # once set, every later call gets this outcome
+
+    @property
+    def restarts(self) -> int:
+        return max(0, self.children_started - 1)
+
+    # -- children
+
+    def start_child(self) -> tuple[str, str] | None:
+        """Start a worker and wait until it imported the module; (error, traceback) if not."""
+        workdir = tempfile.mkdtemp(prefix="work-", dir=self.root)
+        request_read, request_write = os.pipe()
+        response_read, response_write = os.pipe()
+        argv = [
+            self.python, "-I", "-X", "faulthandler", str(WORKER_PATH),
+            "--submission", str(self.submission), "--module-name", self.module_name,
+            "--requests", str(request_read), "--responses", str(response_write),
+        ]  # fmt: skip
+        try:
+            proc = _launch(argv, env=_child_env(workdir), cwd=workdir,
+                           stdout=self.stdout.fileno(), stderr=self.stderr.fileno(),
+                           pass_fds=(request_read, response_write), limits=self.limits)
+        except (OSError, subprocess.SubprocessError) as exc:
+            os.close(request_write)
+            os.close(response_read)
+            raise ExecutorError(f"cannot start the worker: {exc}") from exc
+        finally:
+            os.close(request_read)  # the child's ends: only the child may hold them
+            os.close(response_write)  # (else we would never see end of stream)
+        self.children_started += 1
+        self.child = _Child(proc, request_write, response_read, self.limits.cpu_s)
+        return self._await_ready()
+
+    def _await_ready(self) -> tuple[str, str] | None:
+        assert self.child is not None
+        limit = self.limits.import_timeout_s
+        deadline = min(time.monotonic() + limit, self.total_deadline)
+        try:
+            message = self.child.receive(deadline)
+        except _Timeout:
+            self.drop_child()
+            return f"importing the module took longer than {self._limit_text(deadline, limit)}", ""
+        except _ChildGone:
+            return f"the process exited while importing the module ({self.end_child()})", ""
+        except protocol.ProtocolError as exc:
+            self.drop_child()
+            return f"the worker sent a malformed message while importing the module: {exc}", ""
+        if message.get("event") == "ready":
+            return None
+        self.drop_child()
+        if message.get("event") == "import_error":
+            error = _clip(message.get("error"), MAX_ERROR_CHARS) or "the import failed"
+            return error, _clip(message.get("traceback"), MAX_TRACEBACK_CHARS)
+        return "the worker sent a malformed message while importing the module", ""
+
+    def _limit_text(self, deadline: float, limit: float) -> str:
+        if deadline >= self.total_deadline:
+            return f"the total time limit of {self.limits.total_timeout_s:g} s"
+        return f"{limit:g} s"
+
+    def drop_child(self) -> str:
+        """Kill and reap the current child; how it ended."""
+        child, self.child = self.child, None
+        return child.kill() if child is not None else "no process"
+
+    def stop(self) -> None:
+        child, self.child = self.child, None
+        if child is not None:
+            child.stop()
+
+    def ensure_child(self) -> CallOutcome | None:
+        """A live child for the next call, or the outcome every remaining call gets."""
+        if self.child is not None and self.child.has_exited():
+            self.drop_child()  # died between calls (a student thread?): start afresh
+        if self.child is not None:
+            return None
+        if self.restarts >= self.limits.max_restarts:
+            return self._block("skipped", f"not run: the process was restarted "
+                               f"{self.limits.max_restarts} times already")
+        failure = self.start_child()
+        if failure is not None:
+            return self._block("error", f"could not restart the process: {failure[0]}")
+        return None
+
+    def _block(self, status: str, message: str) -> CallOutcome:
+        self.blocked = CallOutcome("", status, error=message)  # type: ignore[arg-type]
+        return self.blocked
+
+    # -- calls
+
+    def run_call(self, call: Call, request: dict[str, Any]) -> CallOutcome:
+        if self.blocked is not None:
+            return CallOutcome(call.id, self.blocked.status, error=self.blocked.error)
+        if call.name in self.failed_names:
+            return CallOutcome(call.id, "skipped", error=self.failed_names[call.name])
+        if time.monotonic() >= self.total_deadline:
+            limit = self.limits.total_timeout_s
+            return self._block_for(call, "skipped",
+                                   f"not run: the total time limit of {limit:g} s ran out")
+        failure = self.ensure_child()
+        if failure is not None:
+            return CallOutcome(call.id, failure.status, error=failure.error)
+        return self._exchange(call, request)
+
+    def _block_for(self, call: Call, status: str, message: str) -> CallOutcome:
+        blocked = self._block(status, message)
+        return CallOutcome(call.id, blocked.status, error=blocked.error)
+
+    def _exchange(self, call: Call, request: dict[str, Any]) -> CallOutcome:
+        limit = self.limits.call_timeout_s
+        deadline = min(time.monotonic() + limit, self.total_deadline)
+        try:
+            child = self._deliver(request, deadline)
+            if child is None:
+                assert self.blocked is not None
+                return CallOutcome(call.id, self.blocked.status, error=self.blocked.error)
+            reply = child.receive(deadline)
+            return _outcome_from_reply(call, reply)
+        except _Timeout:
+            self.drop_child()
+            limit_text = self._limit_text(deadline, limit)
+            self.failed_names[call.name] = f"not run: an earlier call of {call.name} timed out"
+            return CallOutcome(call.id, "timeout",
+                               error=f"took longer than {limit_text} (wall clock); stopped")
+        except _ChildGone:
+            how = self.end_child()
+            self.failed_names[call.name] = (
+                f"not run: an earlier call of {call.name} ended the process"
+            )
+            return CallOutcome(call.id, "crashed",
+                               error=f"the process exited during this call ({how})")
+        except (protocol.ProtocolError, _Malformed) as exc:
+            self.drop_child()  # out of step with us: nothing more it says can be matched
+            return CallOutcome(call.id, "malformed", error=f"the worker sent {exc}")
+
+    def _deliver(self, request: dict[str, Any], deadline: float) -> _Child | None:
+        """Send the request; the child it went to, None if no child can be had."""
+        assert self.child is not None
+        try:
+            self.child.send(request, deadline)
+            return self.child
+        except _ChildGone:
+            # Broken before this call began (a student thread ended it, or it closed its
+            # request pipe): not this call's doing, so try once more in a fresh process.
+            self.end_child()
+        if self.ensure_child() is not None:
+            return None
+        assert self.child is not None
+        self.child.send(request, deadline)
+        return self.child
+
+    def end_child(self) -> str:
+        """The child's pipe broke: reap it, and say how it ended."""
+        child, self.child = self.child, None
+        return child.end(BROKEN_PIPE_GRACE_S) if child is not None else "no process"
+
+
+def _read_tail(file: IO[bytes], limit: int) -> str:
+    """The last `limit` bytes, read through the descriptor we opened (no path is followed)."""
+    if limit <= 0:
+        return ""
+    size = os.fstat(file.fileno()).st_size
+    start = max(0, size - limit)
+    data = os.pread(file.fileno(), size - start, start)
+    return data.decode("utf-8", errors="replace")
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a run's temp dir, whatever the student left in it (0o000 dirs included)."""
+
+    def make_writable_and_retry(_function: Any, name: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(name), 0o700)
+            if os.path.isdir(name) and not os.path.islink(name):
+                os.chmod(name, 0o700)
+                shutil.rmtree(name, ignore_errors=True)
+            else:
+                os.unlink(name)
+        except OSError:
+            pass  # leftovers in a private temp dir are not worth failing a grade over
+
+    try:
+        shutil.rmtree(path, onerror=make_writable_and_retry)
+    except OSError:
+        pass
+
+
+class SubprocessExecutor:
+    """Runs each submission in fresh child processes of this Python (``python -I``)."""
+
+    def __init__(self, module_name: str | None = None, python: str = sys.executable) -> None:
+        # None: import under the file's stem ("hw2" for hw2.py), "submission" if not a name.
+        self.module_name = module_name
+        self.python = python
+
+    def _module_name_for(self, submission: Path) -> str:
+        if self.module_name:
+            return self.module_name
+        stem = submission.stem
+        # A student file called random.py must not replace the `random` numpy imports.
+        shadows = stem in sys.stdlib_module_names or stem in ("numpy", "torch", "grader")
+        return stem if stem.isidentifier() and not shadows else "submission"
+
+    def run(
+        self, submission: Path, calls: Sequence[Call], limits: Limits = Limits()
+    ) -> RunResult:
+        """Import `submission` in a child process and perform `calls` in order.
+
+        Raises ValueError for a malformed Call (duplicate ids, inputs that cannot be sent) and
+        ExecutorError if no process can be started; whatever the submission does ends up in
+        the outcomes.
+        """
+        requests = _encode_requests(calls)
+        submission = Path(submission).absolute()
+        root = tempfile.mkdtemp(prefix="grader-run-")
+        try:
+            # Unlinked files: the parent reads them back through its own descriptors.
+            with tempfile.TemporaryFile(dir=root) as out, tempfile.TemporaryFile(dir=root) as err:
+                run = _Run(submission, self._module_name_for(submission), self.python,
+                           limits, root, out, err)
+                try:
+                    outcomes, import_error, import_traceback = self._perform(run, calls, requests)
+                finally:
+                    run.stop()
+                return RunResult(
+                    outcomes=outcomes,
+                    import_error=import_error,
+                    import_traceback=import_traceback,
+                    stdout_tail=_read_tail(out, limits.output_bytes),
+                    stderr_tail=_read_tail(err, limits.output_bytes),
+                    restarts=run.restarts,
+                )
+        finally:
+            _remove_tree(root)
+
+    @staticmethod
+    def _perform(
+        run: _Run, calls: Sequence[Call], requests: list[dict[str, Any]]
+    ) -> tuple[dict[str, CallOutcome], str, str]:
+        """The outcomes, and the import error and traceback (empty if the import worked)."""
+        if not run.submission.is_file():
+            failure: tuple[str, str] | None = (
+                f"the submission file {run.submission.name} does not exist", "")
+        else:
+            failure = run.start_child()
+        if failure is not None:
+            error, traceback = failure
+            outcomes = {c.id: CallOutcome(c.id, "error", error=error, traceback=traceback)
+                        for c in calls}
+            return outcomes, error, traceback
+        outcomes = {call.id: run.run_call(call, request) for call, request in zip(calls, requests)}
+        return outcomes, "", ""

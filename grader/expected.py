@@ -1,0 +1,98 @@
+"""Expected and mutant outputs, computed in the trusted process from the reference module.
+
+The reference is trusted code; student code never runs here (it runs in grader.executor).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from grader.cases import Case, NodeContext, evaluate
+
+
+class ReferenceFailure(Exception):
+    """The reference failed: a bug in the assignment, never the student's fault."""
+
+
+def load_reference(path: Path, assignment_id: str) -> ModuleType:
+    module_name = f"_grader_reference_{assignment_id.replace('-', '_').replace('.', '_')}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ReferenceFailure(f"{path}: cannot load the reference module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise ReferenceFailure(f"{path}: importing the reference failed: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def to_plain(value: Any) -> Any:
+    """Reference results as plain data: arrays become float64 numpy arrays."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        return value.detach().cpu().numpy().astype(np.float64)
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64) if value.dtype.kind in "biuf" else value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return tuple(to_plain(v) for v in value)
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    return value
+
+
+class Reference:
+    """Calls into the reference module, with errors that name the assignment's bug."""
+
+    def __init__(self, module: ModuleType, constants: dict[str, Any]):
+        self.module = module
+        self.constants = constants
+
+    def attribute(self, name: str) -> Any:
+        if not hasattr(self.module, name):
+            raise ReferenceFailure(f"the reference does not define {name!r}")
+        return to_plain(getattr(self.module, name))
+
+    def call(self, name: str, args: tuple, kwargs: dict) -> Any:
+        function = getattr(self.module, name, None)
+        if not callable(function):
+            raise ReferenceFailure(f"the reference does not define a function {name!r}")
+        try:
+            return to_plain(function(*copy.deepcopy(args), **copy.deepcopy(kwargs)))
+        except Exception as exc:
+            raise ReferenceFailure(f"reference {name}{_signature(args, kwargs)} raised {type(exc).__name__}: {exc}") from exc
+
+    def value(self, node: Any, default_name: str | None = None) -> Any:
+        """A value check's expected value: its `expected` node, or the reference's same-named attribute."""
+        if node is None:
+            if default_name is None:
+                raise ReferenceFailure("no expected value given")
+            return self.attribute(default_name)
+        ctx = NodeContext(self.constants, call_reference=self.call)
+        return evaluate(node, ctx)
+
+    def on_case(self, function: str, case: Case) -> Any:
+        return self.call(function, case.args, case.kwargs)
+
+
+def _signature(args: tuple, kwargs: dict) -> str:
+    parts = [_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()]
+    return "(" + ", ".join(parts) + ")"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array{value.shape}"
+    return repr(value)

@@ -1,0 +1,436 @@
+"""Grade one submission: static rules, cases, one executor run, comparisons, scores.
+
+Student code runs only inside the executor (another process); everything here is trusted and
+only ever sees the plain data the executor decoded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+from grader.cases import Case, CaseIdentity, NodeContext, derive_seed, fixed_cases, generated_cases
+from grader.checkers.engine import compare, matches
+from grader.checkers.formula import PointValue, compare_formula, matches_everywhere
+from grader.executor import Call, CallOutcome, Executor, Limits, RunResult
+from grader.expected import Reference, ReferenceFailure
+from grader.expressions import ExpressionError, parse_expression
+from grader.formula_domain import IntegerDomain, formula_points
+from grader.results import CaseResult, CheckResult, QuestionResult, Status, SubmissionResult
+from grader.scoring import check_max_scores, check_score, check_status, question_totals, submission_totals
+from grader.spec import AssignmentSpec, QuestionSpec
+from grader.spec.model import FormulaCheck, FunctionCheck, NamesCompare, ValueCheck
+from grader.static_rules import ModuleSource, SourceError
+
+MAX_SOURCE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class GradingOptions:
+    public_only: bool = False  # the student's self-check
+    salt: str = ""  # secret part of hidden cases' seeds
+    only: str = ""  # "1.1c", "1.1c/random" or "1.1c/random/random-3": run just that
+    replay_prefix: str = ""  # e.g. "grader check problems/hw2": makes replay commands
+    enforce_rules: bool = True  # off only for the trusted reference (`grader validate`)
+
+
+@dataclass
+class _PlannedCheck:
+    """A check's cases and the calls it needs, before anything runs."""
+
+    question: QuestionSpec
+    spec: Any
+    max_score: float
+    cases: list[Case] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    blocked: tuple[Status, str] | None = None  # e.g. ("forbidden", "conv2d calls ...")
+    points: list[dict[str, int]] = field(default_factory=list)  # formula checks
+
+
+class Grader:
+    """Grades submissions against one assignment. Holds the trusted reference; never student code."""
+
+    def __init__(self, spec: AssignmentSpec, reference: Reference, executor: Executor, options: GradingOptions = GradingOptions()):
+        self.spec, self.reference, self.executor, self.options = spec, reference, executor, options
+        model_limits = spec.model.limits
+        self.limits = Limits(
+            call_timeout_s=model_limits.call_timeout_s,
+            import_timeout_s=model_limits.import_timeout_s,
+            total_timeout_s=model_limits.total_timeout_s,
+            memory_bytes=model_limits.memory_mb * 1024**2,
+        )
+
+    # ---- one submission ------------------------------------------------------------------
+
+    def grade(self, submission: Submission) -> SubmissionResult:
+        started = time.monotonic()
+        try:
+            result = self._grade(submission)
+        except ReferenceFailure as exc:
+            result = self._ungradable(submission, f"grader error (the assignment's reference failed, not your code): {exc}")
+        result.duration_s = round(time.monotonic() - started, 3)
+        return result
+
+    def _grade(self, submission: Submission) -> SubmissionResult:
+        source, problem = _read_source(submission.path)
+        module = None
+        if not problem:
+            try:
+                module = ModuleSource.parse(source, str(submission.path))
+            except SourceError as exc:
+                problem = f"{submission.path.name}, line {exc.line}: {exc.message}" if exc.line else exc.message
+        plans = self._plan(submission, module)
+        if problem:
+            return self._assemble(submission, plans, RunResult(outcomes={}), [problem], blanket=("error", problem))
+        calls = [call for plan in plans for call in plan.calls]
+        run = self.executor.run(submission.path, calls, self.limits) if calls else RunResult(outcomes={})
+        errors = [f"importing your module failed: {run.import_error}"] if run.import_error else []
+        return self._assemble(submission, plans, run, errors)
+
+    def _ungradable(self, submission: Submission, message: str) -> SubmissionResult:
+        return SubmissionResult(submission.id, str(submission.path), self.spec.id, 0.0, self.spec.max_score, errors=[message], gradable=False)
+
+    # ---- planning ------------------------------------------------------------------------
+
+    def _plan(self, submission: Submission, module: ModuleSource | None) -> list[_PlannedCheck]:
+        plans = []
+        for question in self.spec.questions:
+            if not self._selected(question.id):
+                continue
+            blocked = _rule_violations(question, module) if module and self.options.enforce_rules else {}
+            weights = [check.weight for check in question.question.checks]
+            for check, max_score in zip(question.question.checks, check_max_scores(question.points, weights)):
+                if self._selected(question.id, check.id):
+                    plan = self._plan_check(submission, question, check, max_score, blocked)
+                    if plan.cases or plan.points or isinstance(check, (ValueCheck, FormulaCheck)):
+                        plans.append(plan)
+        return [p for p in plans if self._visible(p)]
+
+    def _selected(self, question: str, check: str | None = None) -> bool:
+        parts = self.options.only.split("/") if self.options.only else []
+        if parts and parts[0] != question:
+            return False
+        return check is None or len(parts) < 2 or parts[1] == check
+
+    def _visible(self, plan: _PlannedCheck) -> bool:
+        return not self.options.public_only or plan.spec.visibility == "public" and (plan.cases or not isinstance(plan.spec, FunctionCheck))
+
+    def _plan_check(self, submission: Submission, question: QuestionSpec, check: Any, max_score: float, blocked: dict) -> _PlannedCheck:
+        plan = _PlannedCheck(question, check, max_score)
+        names = _student_names(check)
+        violation = next((blocked[name] for name in names if name in blocked), None)
+        if violation:
+            plan.blocked = violation
+        prefix = f"{question.id}/{check.id}"
+        if isinstance(check, ValueCheck):
+            plan.calls = [Call(prefix, "get", check.name)]
+        elif isinstance(check, FunctionCheck):
+            plan.cases = self._function_cases(submission, question, check)
+            plan.calls = [] if plan.blocked else [Call(f"{prefix}/{case.id}", "call", check.name, case.args, case.kwargs) for case in plan.cases]
+        else:
+            plan.points = self._formula_points(submission, question, check)
+            plan.calls = [] if plan.blocked else self._formula_calls(prefix, check, plan.points)
+        return plan
+
+    def _function_cases(self, submission: Submission, question: QuestionSpec, check: FunctionCheck) -> list[Case]:
+        ctx = NodeContext(self.spec.constants)
+        cases = fixed_cases(check.cases, check.visibility, ctx)
+        if check.generate is not None:
+            identity = CaseIdentity(self.spec.id, question.id, check.id, submission.id, self.options.salt)
+            cases += generated_cases(check.generate, check.visibility, identity, self.spec.constants)
+        parts = self.options.only.split("/")
+        if len(parts) == 3:
+            cases = [case for case in cases if case.id == parts[2]]
+        if self.options.public_only:
+            cases = [case for case in cases if case.visibility == "public"]
+        return cases
+
+    def _formula_points(self, submission: Submission, question: QuestionSpec, check: FormulaCheck) -> list[dict[str, int]]:
+        variables = list(check.domain.variables)
+        constraints = tuple(parse_expression(w, variables, allow_comparisons=True) for w in check.domain.where)
+        domain = IntegerDomain({n: (v.min, v.max) for n, v in check.domain.variables.items()}, constraints)
+        salt = self.options.salt if check.visibility == "hidden" else ""
+        seed = derive_seed(self.spec.id, question.id, check.id, "points", submission.id, salt)
+        return formula_points(domain, grid_max=check.domain.grid_max, random_count=check.domain.random_count, large_max=check.domain.large_max, seed=seed)
+
+    @staticmethod
+    def _formula_calls(prefix: str, check: FormulaCheck, points: list[dict[str, int]]) -> list[Call]:
+        variables = list(check.domain.variables)
+        arg_tuples = tuple(tuple(point[v] for v in variables) for point in points)
+        calls = []
+        for answer in check.answers:
+            if answer.function:
+                calls.append(Call(f"{prefix}/function:{answer.function}", "map", answer.function, arg_tuples))
+            else:
+                calls.append(Call(f"{prefix}/expression:{answer.expression}", "get", answer.expression))
+        return calls
+
+    # ---- assembling results --------------------------------------------------------------
+
+    def _assemble(self, submission: Submission, plans: list[_PlannedCheck], run: RunResult, errors: list[str], blanket: tuple[Status, str] | None = None) -> SubmissionResult:
+        blanket = blanket or (("error", f"your module could not be imported: {run.import_error}") if run.import_error else None)
+        by_question: dict[str, list[CheckResult]] = {}
+        for plan in plans:
+            check = self._check_result(submission, plan, run, blanket)
+            by_question.setdefault(plan.question.id, []).append(check)
+        questions = []
+        for question in self.spec.questions:
+            if question.id in by_question:
+                questions.append(self._question_result(question, by_question[question.id], plans))
+        score, max_score = submission_totals(questions)
+        result = SubmissionResult(submission.id, str(submission.path), self.spec.id, score, max_score, questions, errors)
+        result.stdout_tail, result.stderr_tail = run.stdout_tail, run.stderr_tail
+        return result
+
+    def _question_result(self, question: QuestionSpec, checks: list[CheckResult], plans: list[_PlannedCheck]) -> QuestionResult:
+        score, max_score, status = question_totals(checks)
+        messages = sorted({p.blocked[1] for p in plans if p.question.id == question.id and p.blocked})
+        return QuestionResult(question.id, question.question.title, status, score, max_score, checks, messages)
+
+    def _check_result(self, submission: Submission, plan: _PlannedCheck, run: RunResult, blanket: tuple[Status, str] | None) -> CheckResult:
+        check = plan.spec
+        blocked = plan.blocked or blanket
+        if blocked:
+            cases = [CaseResult(case.id, blocked[0], case.visibility, blocked[1], seed=case.seed) for case in plan.cases] or [CaseResult("answer", blocked[0], check.visibility, blocked[1])]
+        elif isinstance(check, ValueCheck):
+            cases = self._value_cases(plan, run.outcomes[plan.calls[0].id])
+        elif isinstance(check, FunctionCheck):
+            cases = [self._function_case(submission, plan, case, run.outcomes[call.id]) for case, call in zip(plan.cases, plan.calls)]
+        else:
+            cases = [self._formula_case(plan, run)]
+        score = check_score(cases, plan.max_score, check.credit)
+        return CheckResult(
+            check.id, check.kind, ", ".join(_student_names(check)), check.description, check.visibility,
+            check_status(cases), score, round(plan.max_score, 6), blocked[1] if blocked else "", check.feedback, cases,
+        )
+
+    # value checks
+
+    def _value_cases(self, plan: _PlannedCheck, outcome: CallOutcome) -> list[CaseResult]:
+        check: ValueCheck = plan.spec
+        expected = self.reference.value(check.expected, check.name)
+        problem = _outcome_problem(outcome, check.name)
+        if problem is None and outcome.value is None:
+            problem = ("missing", f"{check.name} is still None (the starter file's placeholder): give your answer")
+        if isinstance(check.compare, NamesCompare):
+            return self._names_cases(check, outcome, expected, problem)
+        if problem:
+            return [CaseResult("value", problem[0], check.visibility, problem[1], traceback=outcome.traceback)]
+        verdict = compare(check.compare, outcome.value, expected, show_values=False, label=check.name)
+        case = CaseResult("value", "passed" if verdict.passed else "failed", check.visibility, _prefixed(check.name, verdict.message), details=verdict.details)
+        if not verdict.passed:
+            self._recognise(case, check, lambda mutant: self.reference.value(mutant.value), outcome.value)
+        return [case]
+
+    def _names_cases(self, check: ValueCheck, outcome: CallOutcome, expected: dict, problem: tuple[Status, str] | None) -> list[CaseResult]:
+        if problem:
+            return [CaseResult(key, problem[0], check.visibility, problem[1]) for key in expected]
+        actual = outcome.value
+        if not isinstance(actual, dict):
+            message = f"{check.name} should be a dict with keys {', '.join(repr(k) for k in expected)}; got {type(actual).__name__}"
+            return [CaseResult(key, "failed", check.visibility, message) for key in expected]
+        cases = []
+        for key, wanted in expected.items():
+            if key not in actual:
+                cases.append(CaseResult(key, "failed", check.visibility, f"{check.name} has no key {key!r}"))
+                continue
+            verdict = compare(check.compare, actual[key], wanted, show_values=False)
+            case = CaseResult(key, "passed" if verdict.passed else "failed", check.visibility, _prefixed(f"{check.name}[{key!r}]", verdict.message))
+            if not verdict.passed:
+                self._recognise(case, check, lambda mutant, k=key: self.reference.value(mutant.value).get(k), actual[key])
+            cases.append(case)
+        return cases
+
+    # function checks
+
+    def _function_case(self, submission: Submission, plan: _PlannedCheck, case: Case, outcome: CallOutcome) -> CaseResult:
+        check: FunctionCheck = plan.spec
+        result = CaseResult(case.id, "passed", case.visibility, seed=case.seed, description=case.description)
+        problem = _outcome_problem(outcome, check.name)
+        if problem:
+            result.status, result.message, result.traceback = problem[0], problem[1], outcome.traceback
+        else:
+            expected = self.reference.on_case(check.reference or check.name, case)
+            public = case.visibility == "public"
+            verdict = compare(check.compare, outcome.value, expected, show_values=public, label=check.name)
+            result.details = verdict.details
+            if not verdict.passed:
+                result.status = "failed"
+                result.message = f"{_call_text(check.name, case, public)}: {verdict.message}"
+                self._recognise(result, check, lambda mutant: self.reference.on_case(mutant.function, case), outcome.value)
+        if result.status != "passed" and case.visibility == "public":
+            result.replay = self._replay(submission, plan, case.id)
+        return result
+
+    def _replay(self, submission: Submission, plan: _PlannedCheck, case_id: str) -> str:
+        if not self.options.replay_prefix:
+            return ""
+        target = f"{plan.question.id}/{plan.spec.id}/{case_id}"
+        return f"{self.options.replay_prefix} {_quote(str(submission.path))} --student {_quote(submission.id)} --only {target}"
+
+    def _recognise(self, case: CaseResult, check: Any, mutant_output: Callable[[Any], Any], actual: Any) -> None:
+        """Name the known mistake the student's output matches, if any."""
+        for mutant in check.mutants:
+            try:
+                output = mutant_output(mutant)
+            except ReferenceFailure:  # a mutant undefined on this input (e.g. a shape it cannot handle)
+                continue
+            if matches(check.compare, actual, output):
+                case.mistake, case.hint = mutant.id, mutant.hint.strip()
+                return
+
+    # formula checks
+
+    def _formula_case(self, plan: _PlannedCheck, run: RunResult) -> CaseResult:
+        check: FormulaCheck = plan.spec
+        chosen = self._chosen_answer(plan, run)
+        if isinstance(chosen, CaseResult):
+            return chosen
+        actual = chosen
+        expected = self._formula_values(check, check.expected.expression, check.expected.function, plan.points)
+        verdict = compare_formula(plan.points, actual, expected)
+        case = CaseResult("domain", "passed" if verdict.passed else "failed", check.visibility, verdict.message, details=verdict.details, description=check.description)
+        if not verdict.passed:
+            for mutant in check.mutants:
+                if matches_everywhere(actual, self._formula_values(check, mutant.expression, mutant.function, plan.points)):
+                    case.mistake, case.hint = mutant.id, mutant.hint.strip()
+                    break
+        return case
+
+    def _chosen_answer(self, plan: _PlannedCheck, run: RunResult) -> list[PointValue] | CaseResult:
+        """The first answer form the student gave (function, then expression), as values per point."""
+        check: FormulaCheck = plan.spec
+        for answer, call in zip(check.answers, plan.calls):
+            outcome = run.outcomes[call.id]
+            problem = _outcome_problem(outcome, call.name)
+            if problem and problem[0] == "missing" or outcome.status == "ok" and outcome.value is None:
+                continue
+            if problem:
+                return CaseResult("domain", problem[0], check.visibility, problem[1], traceback=outcome.traceback)
+            if answer.function:
+                return [_point_value(item) for item in outcome.value]
+            return self._expression_values(check, call.name, outcome.value, plan.points)
+        forms = " or ".join(a.function and f"a function {a.function}(...)" or f"a string {a.expression}" for a in check.answers)
+        return CaseResult("domain", "missing", check.visibility, f"define {forms}")
+
+    def _expression_values(self, check: FormulaCheck, name: str, text: Any, points: list[dict[str, int]]) -> list[PointValue] | CaseResult:
+        if not isinstance(text, str):
+            return CaseResult("domain", "failed", check.visibility, f"{name} should be a string such as \"(I - K) // S\"; got {type(text).__name__}")
+        try:
+            expression = parse_expression(text, list(check.domain.variables))
+        except ExpressionError as exc:
+            return CaseResult("domain", "failed", check.visibility, f"{name} cannot be read: {exc}")
+        return [_evaluate_point(expression, point) for point in points]
+
+    def _formula_values(self, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[Fraction]:
+        if expression is not None:
+            parsed = parse_expression(expression, list(check.domain.variables))
+            return [_exact(parsed.evaluate({k: Fraction(v) for k, v in p.items()})) for p in points]
+        return [_exact(self.reference.call(function, tuple(p[v] for v in check.domain.variables), {})) for p in points]
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _read_source(path: Path) -> tuple[str, str]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return "", f"cannot read {path}: {exc.strerror}"
+    if len(data) > MAX_SOURCE_BYTES:
+        return "", f"{path.name} is {len(data)} bytes; the limit is {MAX_SOURCE_BYTES}"
+    try:
+        return data.decode("utf-8"), ""
+    except UnicodeDecodeError as exc:
+        return "", f"{path.name} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+
+
+def _student_names(check: Any) -> list[str]:
+    if isinstance(check, FormulaCheck):
+        return [a.function or a.expression for a in check.answers]
+    return [check.name]
+
+
+def _rule_violations(question: QuestionSpec, module: ModuleSource) -> dict[str, tuple[Status, str]]:
+    """Student function name → ("forbidden", message) for every rule it breaks."""
+    violations = []
+    for rule in question.question.forbid:
+        violations += module.forbid(rule.functions, rule.names, rule.reason)
+    for rule in question.question.require:
+        violations += module.require(rule.functions, rule.calls)
+    blocked: dict[str, tuple[Status, str]] = {}
+    for violation in violations:
+        blocked.setdefault(violation.function, ("forbidden", violation.message))
+    return blocked
+
+
+_PROBLEM_STATUS: dict[str, Status] = {
+    "missing": "missing",
+    "timeout": "timeout",
+    "error": "error",
+    "crashed": "error",
+    "unencodable": "error",
+    "malformed": "error",
+    "skipped": "error",
+}
+
+
+def _outcome_problem(outcome: CallOutcome, name: str) -> tuple[Status, str] | None:
+    if outcome.status == "ok":
+        return None
+    status = _PROBLEM_STATUS.get(outcome.status, "error")
+    if outcome.status == "skipped" and "timed out" in outcome.error:
+        status = "timeout"
+    if outcome.status == "missing":
+        return status, outcome.error or f"{name} is not defined in your module"
+    return status, outcome.error or f"{name}: {outcome.status}"
+
+
+def _point_value(item: Any) -> PointValue:
+    if isinstance(item, CallOutcome):
+        return PointValue(item.value) if item.status == "ok" else PointValue(error=item.error or item.status)
+    return PointValue(item)
+
+
+def _evaluate_point(expression: Any, point: dict[str, int]) -> PointValue:
+    try:
+        return PointValue(expression.evaluate({k: Fraction(v) for k, v in point.items()}))
+    except ZeroDivisionError:
+        return PointValue(error="ZeroDivisionError: division by zero")
+
+
+def _exact(value: Any) -> Fraction:
+    return Fraction(value)
+
+
+def _prefixed(name: str, message: str) -> str:
+    return f"{name}: {message}" if message else ""
+
+
+def _call_text(name: str, case: Case, public: bool) -> str:
+    if not public:
+        return f"{name} on a hidden case"
+    args = [_arg_text(a) for a in case.args] + [f"{k}={_arg_text(v)}" for k, v in case.kwargs.items()]
+    return f"{name}({', '.join(args)})"
+
+
+def _arg_text(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"<{' × '.join(map(str, shape))} array>"
+    return repr(value)
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)

@@ -1,0 +1,95 @@
+"""The one result model. Every writer (JSON, Markdown, CSV, terminal, later JUnit and Gradescope)
+reads these objects; none re-grades.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["passed", "failed", "error", "timeout", "missing", "forbidden"]
+STATUSES: tuple[Status, ...] = ("passed", "failed", "error", "timeout", "missing", "forbidden")
+
+
+@dataclass
+class CaseResult:
+    id: str
+    status: Status
+    visibility: str
+    message: str = ""
+    mistake: str = ""  # id of the known mistake (mutant) the output matches
+    hint: str = ""  # that mistake's explanation
+    traceback: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    description: str = ""
+    replay: str = ""  # a command that reruns exactly this case
+
+
+@dataclass
+class CheckResult:
+    id: str
+    kind: str
+    name: str  # the student's name(s) this check exercises
+    description: str
+    visibility: str
+    status: Status
+    score: float
+    max_score: float
+    message: str = ""  # check-level message (forbidden call, missing name, import error)
+    feedback: str = ""
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def mistakes(self) -> list[tuple[str, str]]:
+        seen: dict[str, str] = {}
+        for case in self.cases:
+            if case.mistake:
+                seen.setdefault(case.mistake, case.hint)
+        return list(seen.items())
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    title: str
+    status: Status
+    score: float
+    max_score: float
+    checks: list[CheckResult] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # rule violations and other question-level notes
+
+
+@dataclass
+class SubmissionResult:
+    submission: str  # the student's id
+    path: str
+    assignment: str
+    score: float
+    max_score: float
+    questions: list[QuestionResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # syntax error, import error, grader trouble
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    duration_s: float = 0.0
+    gradable: bool = True
+
+    def question(self, question_id: str) -> QuestionResult:
+        for question in self.questions:
+            if question.id == question_id:
+                return question
+        raise KeyError(question_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["score"], data["max_score"] = round(self.score, 4), round(self.max_score, 4)
+        return data
+
+
+def worst_status(statuses: list[Status]) -> Status:
+    """The status that best explains a loss: rule breaks and crashes before plain wrong answers."""
+    order: list[Status] = ["forbidden", "error", "timeout", "missing", "failed"]
+    for status in order:
+        if status in statuses:
+            return status
+    return "passed"

@@ -1,0 +1,1 @@
+"""One writer per output format, each over the result model (grader.results)."""

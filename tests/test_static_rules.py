@@ -1,0 +1,696 @@
+"""Tests for grader.static_rules: forbid/require rules checked on the source, never executed."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from grader.static_rules import MAX_SOURCE_CHARS, ModuleSource, RuleViolation, SourceError
+
+CONV = [
+    "torch.nn.functional.conv*", "torch.conv*", "torch.nn.Conv*", "torch.nn.modules.conv.*",
+    "scipy.signal.*correlate*", "scipy.signal.*convolve*",
+]
+POOL = ["torch.nn.functional.*pool*", "torch.*pool*", "torch.nn.*Pool*", "torch.nn.modules.pooling.*"]
+
+
+def parse(source: str, filename: str = "hw2.py") -> ModuleSource:
+    return ModuleSource.parse(textwrap.dedent(source).lstrip("\n"), filename)
+
+
+def forbid(source: str, function: str = "conv2d", names: list[str] | None = None, reason: str = "") -> list[RuleViolation]:
+    return parse(source).forbid([function], names or CONV, reason)
+
+
+def lines(violations: list[RuleViolation]) -> list[int | None]:
+    return [v.line for v in violations]
+
+
+def names(violations: list[RuleViolation]) -> set[str]:
+    return {v.name for v in violations}
+
+
+# ---- alias forms ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source, name, line", [
+    ("""
+     import torch
+     def conv2d(a, k):
+         return torch.nn.functional.conv2d(a, k)
+     """, "torch.nn.functional.conv2d", 3),
+    ("""
+     import torch.nn.functional as F
+     def conv2d(a, k):
+         return F.conv2d(a, k)
+     """, "torch.nn.functional.conv2d", 3),
+    ("""
+     from torch.nn import functional as F
+     def conv2d(a, k):
+         return F.conv2d(a, k)
+     """, "torch.nn.functional.conv2d", 3),
+    ("""
+     from torch import nn
+     def conv2d(a, k):
+         return nn.functional.conv2d(a, k)
+     """, "torch.nn.functional.conv2d", 3),
+    ("""
+     from torch.nn.functional import conv2d as c
+     def conv2d(a, k):
+         x = 1
+         return c(a, k)
+     """, "torch.nn.functional.conv2d", 4),
+    ("""
+     import torch
+     def conv2d(a, k):
+         return torch.conv2d(a, k)
+     """, "torch.conv2d", 3),
+    ("""
+     import scipy.signal as ss
+     def conv2d(a, k):
+         return ss.correlate2d(a, k, mode="valid")
+     """, "scipy.signal.correlate2d", 3),
+    ("""
+     from scipy import signal
+     def conv2d(a, k):
+         return signal.correlate2d(a, k, mode="valid")
+     """, "scipy.signal.correlate2d", 3),
+    ("""
+     import torch.nn.functional
+     def conv2d(a, k):
+         return torch.nn.functional.conv2d(a, k)
+     """, "torch.nn.functional.conv2d", 3),
+    ("""
+     def conv2d(a, k):
+         import torch.nn.functional as G
+         return G.conv2d(a, k)
+     """, "torch.nn.functional.conv2d", 3),
+    ("""
+     def conv2d(a, k):
+         from scipy.signal import correlate2d
+         return correlate2d(a, k)
+     """, "scipy.signal.correlate2d", 3),
+    ("""
+     import torch.nn.functional as F
+     def conv2d(a, k):
+         return getattr(F, "conv2d")(a, k)
+     """, "torch.nn.functional.conv2d", 3),
+    ("""
+     import torch
+     def conv2d(a, k):
+         return getattr(getattr(torch, "nn").functional, "conv2d")(a, k)
+     """, "torch.nn.functional.conv2d", 3),
+    ("""
+     import torch
+     def conv2d(a, k):
+         return torch.nn.modules.conv.Conv2d(1, 1, 3)(a)
+     """, "torch.nn.modules.conv.Conv2d", 3),
+    ("""
+     from torch.nn.modules.conv import Conv2d
+     def conv2d(a, k):
+         return Conv2d(1, 1, 3)(a)
+     """, "torch.nn.modules.conv.Conv2d", 3),
+])
+def test_alias_forms_are_resolved(source: str, name: str, line: int) -> None:
+    violations = forbid(source)
+    assert (name, line) in {(v.name, v.line) for v in violations}
+    assert all(v.function == "conv2d" and v.rule == "forbid" for v in violations)
+
+
+def test_module_level_alias_is_followed_to_the_use() -> None:
+    violations = forbid("""
+        import torch.nn.functional as F
+        myconv = F.conv2d
+        def conv2d(a, k):
+            return myconv(a, k)
+    """)
+    assert lines(violations) == [4]
+    assert violations[0].name == "torch.nn.functional.conv2d"
+    assert violations[0].message == "conv2d calls torch.nn.functional.conv2d (as myconv) at line 4"
+
+
+def test_reference_without_call_is_flagged_at_the_reference() -> None:
+    violations = forbid("""
+        import torch.nn.functional as F
+        def conv2d(a, k):
+            f = F.conv2d
+            return f(a, k)
+    """)
+    assert lines(violations)[0] == 3
+    assert "uses torch.nn.functional.conv2d (as F.conv2d) at line 3" in violations[0].message
+
+
+def test_message_names_call_line_and_reason() -> None:
+    violations = forbid("""
+        import torch.nn.functional as F
+        def conv2d(a, k):
+            return F.conv2d(a, k)
+    """, reason="the library's ready-made convolution is forbidden here")
+    assert violations == [RuleViolation(
+        "conv2d", "forbid", "torch.nn.functional.conv2d", 3,
+        "conv2d calls torch.nn.functional.conv2d (as F.conv2d) at line 3: "
+        "the library's ready-made convolution is forbidden here",
+    )]
+
+
+def test_nn_module_class_flagged_by_glob() -> None:
+    violations = forbid("""
+        import torch
+        from torch import nn
+        def conv2d(a, k):
+            layer = nn.Conv2d(1, 1, k.shape)
+            with torch.no_grad():
+                layer.weight[:] = torch.as_tensor(k)
+            return layer(torch.as_tensor(a)[None, None])
+    """, names=["torch.nn.Conv*"])
+    assert [(v.name, v.line) for v in violations] == [("torch.nn.Conv2d", 4)]
+    assert "calls torch.nn.Conv2d (as nn.Conv2d) at line 4" in violations[0].message
+
+
+def test_pooling_module_and_torch_function() -> None:
+    source = """
+        import torch
+        import torch.nn as nn
+        def max_pool2d(x, k, stride=None):
+            return nn.MaxPool2d(k, stride)(torch.as_tensor(x))
+        def avg_pool2d(x, k, stride=None):
+            return torch.nn.functional.avg_pool2d(torch.as_tensor(x)[None], k, stride)[0]
+        def lp_pool2d(x, p, k, stride=None):
+            return torch.avg_pool1d
+    """
+    violations = parse(source).forbid(["max_pool2d", "avg_pool2d", "lp_pool2d"], POOL)
+    assert [(v.function, v.name, v.line) for v in violations] == [
+        ("max_pool2d", "torch.nn.MaxPool2d", 4),
+        ("avg_pool2d", "torch.nn.functional.avg_pool2d", 6),
+        ("lp_pool2d", "torch.avg_pool1d", 8),
+    ]
+
+
+# ---- what is not flagged -----------------------------------------------------------------------
+
+
+def test_clean_function_with_unfold_einsum_fft_and_loops() -> None:
+    violations = forbid("""
+        import numpy as np
+        import torch
+        import torch.nn.functional as F
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        def conv2d(image, kernel, stride=1, padding=0):
+            x = torch.as_tensor(np.pad(image, padding))[None, None]
+            cols = F.unfold(x, kernel.shape, stride=stride)
+            spec = torch.fft.fft2(torch.as_tensor(image))
+            win = sliding_window_view(image, kernel.shape)
+            out = np.einsum("ijkl,kl->ij", win, kernel)
+            for i in range(out.shape[0]):
+                out[i] = out[i] * 1.0
+            return out
+    """)
+    assert violations == []
+
+
+def test_forbidden_call_in_unrelated_function_not_flagged() -> None:
+    source = """
+        import torch.nn.functional as F
+        def reference(a, k):
+            return F.conv2d(a, k)
+        def conv2d(a, k):
+            return (a * k).sum()
+        CHECK = reference
+    """
+    assert forbid(source) == []
+    assert [v.line for v in parse(source).forbid(["reference"], CONV)] == [3]
+
+
+def test_module_level_use_of_pooling_modules_is_fine() -> None:
+    violations = parse("""
+        import torch.nn as nn
+        POOLING_MODULES = {"max": nn.MaxPool2d, "average": nn.AvgPool2d, "lp": nn.LPPool2d}
+        def max_pool2d(x, k, stride=None):
+            return x
+    """).forbid(["max_pool2d"], POOL)
+    assert violations == []
+
+
+def test_absent_function_has_no_violation() -> None:
+    assert forbid("import torch\n", function="conv2d") == []
+
+
+def test_parameter_shadowing_a_module_name_is_not_flagged() -> None:
+    violations = forbid("""
+        import torch.nn.functional as F
+        def conv2d(F, k):
+            return F.conv2d(k)
+    """)
+    assert violations == []
+
+
+def test_docstrings_and_strings_are_not_references() -> None:
+    violations = forbid('''
+        def conv2d(a, k):
+            """Same as torch.nn.functional.conv2d, written by hand."""
+            return "F.conv2d"
+    ''')
+    assert violations == []
+
+
+def test_main_guard_is_ignored() -> None:
+    violations = forbid("""
+        def conv2d(a, k):
+            return a
+        if __name__ == "__main__":
+            import torch.nn.functional as F
+            conv2d = F.conv2d
+            exec("print(1)")
+    """)
+    assert violations == []
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+
+def test_helper_chain_is_named_in_the_message() -> None:
+    violations = forbid("""
+        import torch
+        def conv2d(a, k):
+            return _outer(a, k)
+
+        def _outer(a, k):
+            return _inner(a, k)
+
+        def _inner(a, k):
+            return torch.conv2d(a, k)
+    """)
+    assert [(v.name, v.line) for v in violations] == [("torch.conv2d", 9)]
+    assert violations[0].message == (
+        "conv2d uses _outer (line 5), which uses _inner (line 8), which calls torch.conv2d at line 9"
+    )
+
+
+def test_helper_class_and_lambda() -> None:
+    violations = forbid("""
+        import torch.nn.functional as F
+        class Conv:
+            def run(self, a, k):
+                return F.conv2d(a, k)
+        fast = lambda a, k: F.conv1d(a, k)
+        def conv2d(a, k):
+            return Conv().run(a, k) + fast(a, k)
+    """)
+    assert [(v.name, v.line) for v in violations] == [
+        ("torch.nn.functional.conv2d", 4), ("torch.nn.functional.conv1d", 5),
+    ]
+    assert "conv2d uses Conv (line 2), which" in violations[0].message
+    assert "conv2d uses fast (line 5), which" in violations[1].message
+
+
+def test_cycles_terminate_and_report_once() -> None:
+    violations = forbid("""
+        import torch
+        def conv2d(a, k):
+            return ping(a, k)
+        def ping(a, k):
+            return pong(a, k) if a else torch.conv2d(a, k)
+        def pong(a, k):
+            return ping(a, k) + conv2d(a, k)
+    """)
+    assert [(v.name, v.line) for v in violations] == [("torch.conv2d", 5)]
+
+
+def test_clean_cycle() -> None:
+    assert forbid("""
+        def conv2d(a, k):
+            return a if k == 0 else conv2d(a, k - 1)
+    """) == []
+
+
+def test_function_assigned_an_alias_is_followed() -> None:
+    violations = forbid("""
+        import torch
+        def my_conv(a, k):
+            return torch.conv2d(a, k)
+        conv2d = my_conv
+    """)
+    assert [(v.name, v.line) for v in violations] == [("torch.conv2d", 3)]
+    assert violations[0].message.startswith("conv2d (assigned at line 4) uses my_conv (line 2), which calls")
+
+
+def test_function_that_is_the_library_function() -> None:
+    source = """
+        import torch.nn.functional as F
+        def conv2d(a, k):
+            return a
+        conv2d = F.conv2d
+    """
+    violations = forbid(source)
+    assert [(v.name, v.line) for v in violations] == [("torch.nn.functional.conv2d", 4)]
+    imported = forbid("from torch.nn.functional import conv2d\n")
+    assert [(v.name, v.line) for v in imported] == [("torch.nn.functional.conv2d", 1)]
+    assert "is torch.nn.functional.conv2d (imported at line 1)" in imported[0].message
+
+
+def test_later_def_replaces_earlier_one() -> None:
+    violations = forbid("""
+        import torch.nn.functional as F
+        def conv2d(a, k):
+            return F.conv2d(a, k)
+        def conv2d(a, k):
+            return a * k
+    """)
+    assert violations == []
+
+
+def test_wrapped_function_keeps_checking_the_original() -> None:
+    violations = forbid("""
+        import torch
+        def wrap(f):
+            return f
+        def conv2d(a, k):
+            return torch.conv2d(a, k)
+        conv2d = wrap(conv2d)
+    """)
+    assert [(v.name, v.line) for v in violations] == [("torch.conv2d", 5)]
+
+
+def test_module_passed_to_own_helper_is_followed() -> None:
+    violations = forbid("""
+        import torch
+        def _impl(lib, a, k):
+            return lib.conv2d(a, k) + lib.einsum("ij->", a)
+        def conv2d(a, k):
+            return _impl(torch, a, k)
+    """)
+    assert [(v.name, v.line) for v in violations] == [("torch.conv2d", 3)]
+
+
+def test_default_argument_and_decorator() -> None:
+    violations = forbid("""
+        import torch.nn.functional as F
+        def conv2d(a, k, op=F.conv2d):
+            return op(a, k)
+    """)
+    assert 2 in lines(violations)
+    decorated = forbid("""
+        import torch
+        def swap(f):
+            return torch.conv2d
+        @swap
+        def conv2d(a, k):
+            return a
+    """)
+    assert [(v.name, v.line) for v in decorated] == [("torch.conv2d", 3)]
+
+
+def test_module_dict_filled_later_is_checked() -> None:
+    violations = forbid("""
+        import torch.nn.functional as F
+        OPS = {}
+        OPS["c"] = F.conv2d
+        def conv2d(a, k):
+            return OPS["c"](a, k)
+    """)
+    assert [(v.name, v.line) for v in violations] == [("torch.nn.functional.conv2d", 3)]
+    assert "OPS (changed at line 3)" in violations[0].message
+
+
+# ---- dynamic access --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body, name", [
+    ('return eval("F.conv2d")(a, k)', "eval"),
+    ('exec("r = 1")', "exec"),
+    ('return compile("1", "x", "eval")', "compile"),
+    ('return __import__("torch").conv2d(a, k)', "__import__"),
+    ('return globals()["F"].conv2d(a, k)', "globals"),
+    ('return vars(F)["conv2d"](a, k)', "vars"),
+    ('return locals()["a"]', "locals"),
+    ('return getattr(F, "conv" + "2d")(a, k)', "getattr"),
+    ('return F.__dict__["conv2d"](a, k)', "__dict__"),
+    ('return sys.modules["torch"].conv2d(a, k)', "sys.modules"),
+    ('return importlib.import_module("torch").conv2d(a, k)', "importlib.import_module"),
+    ('return [F][0].conv2d(a, k)', "torch.nn.functional"),
+])
+def test_dynamic_access_is_reported(body: str, name: str) -> None:
+    source = f"""
+        import importlib, sys
+        import torch.nn.functional as F
+        def conv2d(a, k):
+            {body}
+    """
+    violations = forbid(source)
+    assert name in names(violations)
+    hit = next(v for v in violations if v.name == name)
+    assert hit.line == 4
+    assert "cannot be verified" in hit.message
+
+
+def test_eval_message() -> None:
+    violations = forbid("""
+        def conv2d(a, k):
+            return eval("a")
+    """)
+    assert violations == [RuleViolation(
+        "conv2d", "forbid", "eval", 2,
+        "conv2d calls eval at line 2: dynamic code cannot be verified, so it is not allowed here",
+    )]
+
+
+def test_getattr_constant_vs_computed() -> None:
+    constant = forbid("""
+        import torch.nn.functional as F
+        def conv2d(a, k):
+            return getattr(F, "pad")(a, (1, 1))
+    """)
+    assert constant == []
+    name = "pad"
+    computed = forbid(f"""
+        import torch.nn.functional as F
+        def conv2d(a, k):
+            op = "{name}"
+            return getattr(F, op)(a, (1, 1))
+    """)
+    assert [(v.name, v.line) for v in computed] == [("getattr", 4)]
+    assert "getattr with a computed attribute name" in computed[0].message
+
+
+def test_dynamic_access_in_helper_is_reported() -> None:
+    violations = forbid("""
+        def _load(name):
+            return __import__(name)
+        def conv2d(a, k):
+            return _load("torch").conv2d(a, k)
+    """)
+    assert [(v.name, v.line) for v in violations] == [("__import__", 2)]
+
+
+def test_no_names_means_no_dynamic_check() -> None:
+    assert parse("def conv2d(a, k):\n    return eval('a')\n").forbid(["conv2d"], []) == []
+
+
+def test_top_level_exec_rebinding_is_reported_for_every_function() -> None:
+    module = parse("""
+        def conv2d(a, k):
+            return a
+        exec("import torch.nn.functional as F; conv2d = F.conv2d")
+    """)
+    violations = module.forbid(["conv2d", "conv2d_input_grad"], CONV)
+    assert [(v.function, v.name, v.line) for v in violations] == [
+        ("conv2d", "exec", 3), ("conv2d_input_grad", "exec", 3),
+    ]
+    assert violations[0].message.startswith("conv2d: the module's top-level code calls exec at line 3")
+
+
+def test_top_level_globals_through_a_called_setup() -> None:
+    violations = forbid("""
+        import torch.nn.functional as F
+        def conv2d(a, k):
+            return a
+        def _setup():
+            globals()["conv2d"] = F.conv2d
+        _setup()
+    """)
+    assert [(v.name, v.line) for v in violations] == [("globals", 5)]
+
+
+def test_top_level_eval_of_plain_formula_is_tolerated() -> None:
+    violations = forbid("""
+        CONV_OUTPUT_WIDTH_FORMULA = "floor((I + 2*P - K) / S) + 1"
+        def conv_output_width(I, K, S, P):
+            return eval(CONV_OUTPUT_WIDTH_FORMULA, {"floor": int, "I": I, "K": K, "S": S, "P": P})
+        WIDTH = conv_output_width(5, 3, 1, 0)
+        def conv2d(a, k):
+            return a
+    """)
+    assert violations == []
+
+
+def test_self_import_is_reported() -> None:
+    violations = forbid("""
+        def conv2d(a, k):
+            return a
+        import hw2
+        hw2.conv2d = None
+    """)
+    assert ("hw2", 3) in {(v.name, v.line) for v in violations}
+
+
+# ---- require ---------------------------------------------------------------------------------
+
+
+REQUIRE_HEAD = """
+def lp_pool2d(x, p, kernel_size, stride=None):
+    return x
+"""
+
+
+def require(body: str) -> list[RuleViolation]:
+    module = ModuleSource.parse(REQUIRE_HEAD + textwrap.dedent(body), "hw2.py")
+    return module.require(["avg_pool_from_lp"], ["lp_pool2d"])
+
+
+def test_require_satisfied_directly() -> None:
+    assert require("""
+        def avg_pool_from_lp(x, kernel_size, stride=None):
+            return lp_pool2d(x, 1, kernel_size, stride) / 4
+    """) == []
+
+
+def test_require_satisfied_via_helper() -> None:
+    assert require("""
+        def _sum_pool(x, k, s):
+            return lp_pool2d(x, 1, k, s)
+        def avg_pool_from_lp(x, kernel_size, stride=None):
+            return _sum_pool(x, kernel_size, stride) / 4
+    """) == []
+
+
+def test_require_satisfied_via_alias() -> None:
+    assert require("""
+        f = lp_pool2d
+        def avg_pool_from_lp(x, kernel_size, stride=None):
+            return f(x, 1, kernel_size, stride) / 4
+    """) == []
+    assert require("""
+        import functools
+        def avg_pool_from_lp(x, kernel_size, stride=None):
+            return functools.partial(lp_pool2d, p=1)(x, kernel_size=kernel_size) / 4
+    """) == []
+
+
+def test_require_violated() -> None:
+    violations = require("""
+        def lp_pool2d_copy(x, p, k, s=None):
+            return x
+        def avg_pool_from_lp(x, kernel_size, stride=None):
+            _ = lp_pool2d
+            return lp_pool2d_copy(x, 1, kernel_size, stride)
+    """)
+    assert violations == [RuleViolation(
+        "avg_pool_from_lp", "require", "lp_pool2d", 7,
+        "avg_pool_from_lp (line 7) never calls lp_pool2d: it must call your own lp_pool2d, "
+        "directly or through its helpers",
+    )]
+
+
+def test_require_message_with_reason_and_missing_target() -> None:
+    module = parse("""
+        def avg_pool_from_lp(x, kernel_size, stride=None):
+            return x
+    """)
+    violations = module.require(["avg_pool_from_lp"], ["lp_pool2d"], "express average pooling through your own lp_pool2d")
+    assert violations[0].message == (
+        "avg_pool_from_lp (line 1) never calls lp_pool2d (your module defines no lp_pool2d): "
+        "express average pooling through your own lp_pool2d"
+    )
+
+
+def test_require_absent_function_is_not_a_violation() -> None:
+    assert require("") == []
+
+
+def test_require_library_function_of_same_name_does_not_count() -> None:
+    violations = require("""
+        import torch.nn.functional as F
+        def avg_pool_from_lp(x, kernel_size, stride=None):
+            return F.lp_pool2d(x, 1, kernel_size, stride)
+    """)
+    assert names(violations) == {"lp_pool2d"}
+
+
+# ---- parsing ---------------------------------------------------------------------------------
+
+
+def test_syntax_error_has_line_and_column() -> None:
+    with pytest.raises(SourceError) as info:
+        ModuleSource.parse("def conv2d(a, k):\n    return a\n\nx = (1,\n", "hw2.py")
+    assert info.value.line == 4
+    assert info.value.message
+    assert "line 4" in str(info.value)
+
+
+def test_compile_time_error_is_a_source_error() -> None:
+    with pytest.raises(SourceError) as info:
+        ModuleSource.parse("x = 1\nreturn x\n", "hw2.py")
+    assert info.value.line == 2
+
+
+def test_nul_byte() -> None:
+    with pytest.raises(SourceError) as info:
+        ModuleSource.parse("x = 1\ny = '\0'\n", "hw2.py")
+    assert info.value.line == 2
+
+
+@pytest.mark.parametrize("source", [
+    "x = " + "-" * 200_000 + "1",
+    "x = a" + ".b" * 100_000,
+    "x = " + "+".join(["a"] * 100_000),
+    "x = " + "lambda: " * 50_000 + "1",
+    "x = " + "(" * 10_000 + ")" * 10_000,
+    "x = " + "f" + "()" * 50_000,
+])
+def test_absurd_nesting_is_a_source_error(source: str) -> None:
+    with pytest.raises(SourceError):
+        ModuleSource.parse(source, "hw2.py")
+
+
+def test_huge_source_is_a_source_error() -> None:
+    with pytest.raises(SourceError):
+        ModuleSource.parse("#" * (MAX_SOURCE_CHARS + 1), "hw2.py")
+
+
+def test_deep_but_legal_code_does_not_crash() -> None:
+    chain = "x if c else " * 150
+    source = f"import torch\ndef conv2d(a, k):\n    return ({chain}torch.conv2d)(a, k)\n"
+    violations = ModuleSource.parse(source, "hw2.py").forbid(["conv2d"], CONV)
+    assert ("torch.conv2d", 3) in {(v.name, v.line) for v in violations}
+
+
+def test_function_line() -> None:
+    module = parse("""
+        import torch
+
+        @torch.no_grad()
+        def conv2d(a, k):
+            return a
+        other = conv2d
+    """)
+    assert module.function_line("conv2d") == 4
+    assert module.function_line("other") == 6
+    assert module.function_line("missing") is None
+
+
+def test_order_is_by_function_then_line() -> None:
+    module = parse("""
+        import torch
+        def b(x):
+            return torch.conv2d(x) + torch.conv1d(x)
+        def a(x):
+            y = torch.conv3d(x)
+            return torch.conv2d(x)
+    """)
+    violations = module.forbid(["b", "a"], ["torch.conv*"])
+    assert [(v.function, v.line, v.name) for v in violations] == [
+        ("b", 3, "torch.conv1d"), ("b", 3, "torch.conv2d"), ("a", 5, "torch.conv3d"), ("a", 6, "torch.conv2d"),
+    ]
+    assert module.forbid(["b", "a"], ["torch.conv*"]) == violations

@@ -16,7 +16,7 @@ Value nodes (in `args`, `kwargs`, `expected`, mutant `value`, `constants`):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Callable, Iterator, Mapping
 
@@ -48,6 +48,7 @@ class Case:
     seed: int | None = None
     variables: dict[str, int | float] = field(default_factory=dict)
     description: str = ""
+    categories: tuple[str, ...] = ()
 
 
 @dataclass
@@ -245,13 +246,27 @@ def generated_cases(
 ) -> list[Case]:
     visibility = generate.visibility or default_visibility
     constraints = parse_constraints(generate.where, list(generate.variables))
+    categories = parse_categories(generate.categories, list(generate.variables))
     cases = []
     for index in range(generate.count):
         case_id = f"random-{index + 1}"
         salt = identity.salt if visibility == "hidden" else ""
         seed = derive_seed(identity.assignment, identity.question, identity.check, case_id, identity.student, salt)
-        cases.append(generate_case(generate, constraints, case_id, seed, visibility, constants))
+        case = generate_case(generate, constraints, case_id, seed, visibility, constants)
+        exact = {name: Fraction(value) for name, value in case.variables.items()}
+        matching = tuple(name for name, condition in categories.items() if condition.evaluate(exact))
+        cases.append(replace(case, categories=matching))
     return cases
+
+
+def parse_categories(categories: Mapping[str, str], variables: list[str]) -> dict[str, Expression]:
+    parsed = {}
+    for name, text in categories.items():
+        try:
+            parsed[name] = parse_expression(text, variables, allow_comparisons=True)
+        except ExpressionError as exc:
+            raise CaseError(str(exc), ("categories", name)) from None
+    return parsed
 
 
 def generate_case(

@@ -254,20 +254,20 @@ class Grader:
 
     def _function_case(self, submission: Submission, plan: _PlannedCheck, case: Case, outcome: CallOutcome) -> CaseResult:
         check: FunctionCheck = plan.spec
-        result = CaseResult(case.id, "passed", case.visibility, seed=case.seed, description=case.description)
+        result = CaseResult(case.id, "passed", case.visibility, seed=case.seed, description=case.description, categories=list(case.categories))
         problem = _outcome_problem(outcome, check.name)
         if problem:
             result.status, result.message, result.traceback = problem[0], problem[1], outcome.traceback
         else:
             expected = self.reference.on_case(check.reference or check.name, case)
             public = case.visibility == "public"
-            verdict = compare(check.compare, outcome.value, expected, show_values=public, label=check.name)
+            verdict = compare(check.compare, outcome.value, expected, show_values=public and check.show_expected, label=check.name)
             result.details = verdict.details
             if not verdict.passed:
                 result.status = "failed"
-                result.message = f"{_call_text(check.name, case, public)}: {verdict.message}"
+                result.message = f"{_call_text(check.name, case)}: {verdict.message}"
                 self._recognise(result, check, lambda mutant: self.reference.on_case(mutant.function, case), outcome.value)
-        if result.status != "passed" and case.visibility == "public":
+        if result.status in ("failed", "error", "timeout") and case.visibility == "public":
             result.replay = self._replay(submission, plan, case.id)
         return result
 
@@ -286,6 +286,7 @@ class Grader:
                 continue
             if matches(check.compare, actual, output):
                 case.mistake, case.hint = mutant.id, mutant.hint.strip()
+                case.message = _without_generic_hints(case.message)
                 return
 
     # formula checks
@@ -412,13 +413,19 @@ def _exact(value: Any) -> Fraction:
     return Fraction(value)
 
 
+def _without_generic_hints(message: str) -> str:
+    """A recognised mistake explains the failure better than the array checker's generic guess."""
+    return "\n".join(line for line in message.splitlines() if not line.lstrip().startswith("hint:"))
+
+
 def _prefixed(name: str, message: str) -> str:
     return f"{name}: {message}" if message else ""
 
 
-def _call_text(name: str, case: Case, public: bool) -> str:
-    if not public:
-        return f"{name} on a hidden case"
+def _call_text(name: str, case: Case) -> str:
+    if case.visibility != "public":
+        kinds = f" ({', '.join(case.categories)})" if case.categories else ""
+        return f"{name} on a hidden case{kinds}"
     args = [_arg_text(a) for a in case.args] + [f"{k}={_arg_text(v)}" for k, v in case.kwargs.items()]
     return f"{name}({', '.join(args)})"
 

@@ -24,6 +24,7 @@ class CaseResult:
     seed: int | None = None
     description: str = ""
     replay: str = ""  # a command that reruns exactly this case
+    categories: list[str] = field(default_factory=list)  # what kind of input, e.g. "stride > 1"
 
 
 @dataclass

@@ -210,11 +210,11 @@ class _Index:
             stack.extend((child, cctx, node) for child, cctx in reversed(self._children(node, ctx)))
 
     def _children(self, node: ast.AST, ctx: _Ctx) -> list[tuple[ast.AST, _Ctx]]:
-        inner = replace(ctx, direct=False)
+        inner = _Ctx(ctx.scope, ctx.pos, False, ctx.compound) if ctx.direct else ctx
         own = self.own.get(id(node))
         own_ctx = None
         if own is not None:
-            own_ctx = _Ctx(own, INF, False, False) if own.kind == "function" else replace(inner, scope=own)
+            own_ctx = _Ctx(own, INF, False, False) if own.kind == "function" else _Ctx(own, ctx.pos, False, ctx.compound)
         out: list[tuple[ast.AST, _Ctx]] = []
         for name, value in ast.iter_fields(node):
             if isinstance(node, ast.If) and name == "body" and _is_main_guard(node.test):
@@ -714,6 +714,7 @@ class ModuleSource:
         self._resolver = _Resolver(self._index)
         self._mutations: dict[str, list[ast.AST]] | None = None
         self._import_time_hits: list[_Hit] | None = None
+        self._lines: list[bytes] | None = None
         stem = filename.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
         self._own_names = {"__main__", "submission"} | ({stem} if stem.isidentifier() else set())
 
@@ -1038,11 +1039,24 @@ class ModuleSource:
         return isinstance(parent, ast.Call) and parent.func is node
 
     def _as(self, node: ast.AST, name: str) -> str:
-        text = ast.get_source_segment(self.source, node) or ""
-        text = " ".join(text.split())
+        text = " ".join(self._segment(node).split())
         if len(text) > 60:
             text = text[:57] + "..."
         return f" (as {text})" if text and text != name else ""
+
+    def _segment(self, node: ast.AST) -> str:
+        """The node's source text (ast.get_source_segment re-splits the whole file on every call)."""
+        if self._lines is None:
+            self._lines = [line.encode("utf-8", "surrogatepass") for line in re.split(r"\r\n|\r|\n", self.source)]
+        first, last = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        start, end = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
+        if None in (first, last, start, end) or not 1 <= first <= last <= len(self._lines) or last - first > 5:
+            return ""
+        if first == last:
+            chunk = self._lines[first - 1][start:end]
+        else:
+            chunk = b"\n".join([self._lines[first - 1][start:], *self._lines[first:last - 1], self._lines[last - 1][:end]])
+        return chunk.decode("utf-8", "replace")
 
     # -- module variables changed by other statements
 

@@ -84,6 +84,9 @@ class Generate(Strict):
     kwargs: dict[str, Any] = {}
     visibility: Visibility | None = None
     description: str = ""
+    # name -> condition over the variables, e.g. {"stride > 1": "S > 1"}: how a hidden case is
+    # described to students instead of its inputs.
+    categories: dict[str, str] = {}
 
     @model_validator(mode="after")
     def _ranges_ordered(self) -> "Generate":
@@ -130,6 +133,8 @@ class CheckBase(Strict):
     credit: Literal["proportional", "all_or_nothing"] = "proportional"
     feedback: str = ""
     mutants: list[Mutant] = []
+    # False: failures never print the expected output (e.g. when it is another question's answer).
+    show_expected: bool = True
 
 
 class ValueCheck(CheckBase):

@@ -222,13 +222,23 @@ def _walk_calls(node: Any, path: tuple) -> Iterator[tuple[str, tuple]]:
 
 @dataclass(frozen=True)
 class CaseIdentity:
-    """What a generated case's seed derives from. `salt` is secret and only used for hidden cases."""
+    """What a generated case's seed derives from.
+
+    Public cases are the same for every student (a student bundle ships their expected outputs,
+    and self-check must agree with grading); hidden cases also derive from the student's id and
+    a secret salt, so they can neither be shared nor precomputed.
+    """
 
     assignment: str
     question: str
     check: str
     student: str
     salt: str = ""
+
+    def seed(self, case_id: str, visibility: str) -> int:
+        if visibility == "hidden":
+            return derive_seed(self.assignment, self.question, self.check, case_id, self.student, self.salt)
+        return derive_seed(self.assignment, self.question, self.check, case_id)
 
 
 def fixed_cases(cases: list[FixedCase], default_visibility: str, ctx: NodeContext) -> list[Case]:
@@ -250,8 +260,7 @@ def generated_cases(
     cases = []
     for index in range(generate.count):
         case_id = f"random-{index + 1}"
-        salt = identity.salt if visibility == "hidden" else ""
-        seed = derive_seed(identity.assignment, identity.question, identity.check, case_id, identity.student, salt)
+        seed = identity.seed(case_id, visibility)
         case = generate_case(generate, constraints, case_id, seed, visibility, constants)
         exact = {name: Fraction(value) for name, value in case.variables.items()}
         matching = tuple(name for name, condition in categories.items() if condition.evaluate(exact))

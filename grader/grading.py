@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.cases import Case, CaseIdentity, NodeContext, derive_seed, fixed_cases, generated_cases
+from grader.cases import Case, CaseIdentity, NodeContext, fixed_cases, generated_cases
 from grader.checkers.engine import compare, matches
 from grader.checkers.formula import PointValue, compare_formula, matches_everywhere
 from grader.executor import Call, CallOutcome, Executor, Limits, RunResult
@@ -158,8 +158,8 @@ class Grader:
         variables = list(check.domain.variables)
         constraints = tuple(parse_expression(w, variables, allow_comparisons=True) for w in check.domain.where)
         domain = IntegerDomain({n: (v.min, v.max) for n, v in check.domain.variables.items()}, constraints)
-        salt = self.options.salt if check.visibility == "hidden" else ""
-        seed = derive_seed(self.spec.id, question.id, check.id, "points", submission.id, salt)
+        identity = CaseIdentity(self.spec.id, question.id, check.id, submission.id, self.options.salt)
+        seed = identity.seed("points", check.visibility)
         return formula_points(domain, grid_max=check.domain.grid_max, random_count=check.domain.random_count, large_max=check.domain.large_max, seed=seed)
 
     @staticmethod
@@ -275,7 +275,7 @@ class Grader:
         if not self.options.replay_prefix:
             return ""
         target = f"{plan.question.id}/{plan.spec.id}/{case_id}"
-        return f"{self.options.replay_prefix} {_quote(str(submission.path))} --student {_quote(submission.id)} --only {target}"
+        return f"{self.options.replay_prefix} {_quote(str(submission.path))} --only {target}"
 
     def _recognise(self, case: CaseResult, check: Any, mutant_output: Callable[[Any], Any], actual: Any) -> None:
         """Name the known mistake the student's output matches, if any."""

@@ -25,11 +25,15 @@ def check_status(cases: list[CaseResult]) -> Status:
     return worst_status([case.status for case in cases])
 
 
+# Check scores carry 6 decimals; totals are rounded to 4 so that 7 × 3/7 points add up to 3.
+TOTAL_DECIMALS = 4
+
+
 def question_totals(checks: list[CheckResult]) -> tuple[float, float, Status]:
-    score = round(sum(check.score for check in checks), 6)
-    max_score = round(sum(check.max_score for check in checks), 6)
+    score = round(sum(check.score for check in checks), TOTAL_DECIMALS)
+    max_score = round(sum(check.max_score for check in checks), TOTAL_DECIMALS)
     return score, max_score, worst_status([check.status for check in checks])
 
 
 def submission_totals(questions: list[QuestionResult]) -> tuple[float, float]:
-    return round(sum(q.score for q in questions), 6), round(sum(q.max_score for q in questions), 6)
+    return round(sum(q.score for q in questions), TOTAL_DECIMALS), round(sum(q.max_score for q in questions), TOTAL_DECIMALS)

@@ -160,6 +160,9 @@ def _load_model(file: Path, model: type[BaseModel]) -> tuple[Any, LineMap]:
 
 def _problem_from_pydantic(file: Path, data: Any, lines: LineMap, error: dict) -> SpecProblem:
     path = _data_path(data, error["loc"])
+    discriminator = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found") and discriminator:
+        path = (*path, discriminator)
     field = _field_name(path)
     message = error["msg"]
     if error["type"] == "extra_forbidden":

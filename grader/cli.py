@@ -19,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("assignment", type=Path, help="the assignment folder, e.g. problems/hw2")
     grade.add_argument("submissions", type=Path, nargs="+", help="a submission file, or a folder of NAME/hw2.py or NAME.py")
     grade.add_argument("--out", type=Path, required=True, help="folder for the reports and gradebook.csv")
-    grade.add_argument("--quiet", "-q", action="store_true", help="no per-submission lines")
+    grade.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    grade.add_argument("--jobs", "-j", type=int, default=None, help="submissions graded in parallel (default: all cores)")
+    grade.add_argument("--force", action="store_true", help="regrade every submission, even unchanged ones")
 
     check = commands.add_parser("check", help="self-check one module on the public checks")
     check.add_argument("assignment", type=Path)
@@ -71,11 +73,9 @@ def _executor(spec):
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
+    from grader.batch import BatchOptions, Progress, default_jobs, grade_batch
     from grader.discovery import DiscoveryError, find_submissions
     from grader.grading import Grader, GradingOptions
-    from grader.writers.gradebook import write_gradebook
-    from grader.writers.json_report import write_json
-    from grader.writers.markdown import points, write_markdown
     from grader.writers.terminal import render_summary
 
     spec, reference = _load(args.assignment)
@@ -87,18 +87,11 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     options = GradingOptions(salt=os.environ.get("GRADER_HIDDEN_SALT", ""), replay_prefix=f"grader check {args.assignment}")
     grader = Grader(spec, reference, _executor(spec), options)
-    results = []
-    for index, submission in enumerate(submissions, 1):
-        result = grader.grade(submission)
-        folder = args.out / submission.id
-        write_json(result, folder / "result.json")
-        write_markdown(result, spec.title, folder / "report.md")
-        results.append(result)
-        if not args.quiet:
-            print(f"[{index}/{len(submissions)}] {submission.id}: {points(result.score)} / {points(result.max_score)}")
-    write_gradebook(spec, results, args.out / "gradebook.csv")
+    batch = BatchOptions(jobs=args.jobs or default_jobs(), force=args.force)
+    progress = Progress(len(submissions), stream=None if args.quiet else sys.stderr)
+    outcome = grade_batch(spec, grader, submissions, args.out, batch, progress)
     print()
-    print(render_summary(spec, results, args.out))
+    print(render_summary(spec, outcome.results, args.out))
     return EXIT_OK
 
 

@@ -83,6 +83,10 @@ class SubmissionResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+    cache_key: str = ""  # what the result was graded from (grader.batch): reused while unchanged
+    # Public checks not run because a student bundle does not carry their answers ("1.1a/shape");
+    # they run at grading. Empty when grading with the reference.
+    withheld: list[str] = field(default_factory=list)
         data["score"], data["max_score"] = round(self.score, 4), round(self.max_score, 4)
         return data
 

@@ -1,0 +1,169 @@
+"""Grade a class: in parallel, resumable, with deterministic output whatever the parallelism.
+
+Each submission's reports are written whole (atomic renames) as soon as it is graded, with a
+cache key in result.json: the content hash of the spec and reference, of the submission, the
+grader's version and the hidden-case salt. Started again after a crash (even `kill -9`), a batch
+reuses every result whose key still matches and grades only the rest; `force` regrades all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from grader import __version__
+from grader.grading import Grader, Submission
+from grader.results import CaseResult, CheckResult, QuestionResult, SubmissionResult
+from grader.spec import AssignmentSpec
+from grader.writers.gradebook import write_gradebook
+from grader.writers.json_report import write_json
+from grader.writers.markdown import points, write_markdown
+
+RESULT_FILE, REPORT_FILE = "result.json", "report.md"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    jobs: int = 1
+    force: bool = False
+
+
+@dataclass
+class BatchOutcome:
+    results: list[SubmissionResult]  # sorted by submission id
+    graded: int  # graded in this run
+    reused: int  # taken from a previous run's cache
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def cache_key(spec: AssignmentSpec, submission: Submission, salt: str) -> str:
+    digest = hashlib.sha256()
+    for part in (__version__, spec.content_hash, submission.id, salt):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    try:
+        digest.update(submission.path.read_bytes())
+    except OSError:
+        digest.update(b"<unreadable>")
+    return digest.hexdigest()
+
+
+def grade_batch(
+    spec: AssignmentSpec,
+    grader: Grader,
+    submissions: list[Submission],
+    out: Path,
+    options: BatchOptions,
+    progress: "Progress | None" = None,
+) -> BatchOutcome:
+    salt = grader.options.salt
+    keys = {s.id: cache_key(spec, s, salt) for s in submissions}
+    done: dict[str, SubmissionResult] = {}
+    if not options.force:
+        done = {s.id: r for s in submissions if (r := _cached(out / s.id, keys[s.id])) is not None}
+    todo = [s for s in submissions if s.id not in done]
+    progress = progress or Progress(len(todo), stream=None)
+    progress.start(reused=len(done))
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        futures = {pool.submit(_grade_and_write, spec, grader, s, out, keys[s.id]): s for s in todo}
+        for future in as_completed(futures):
+            result = future.result()
+            done[result.submission] = result
+            progress.advance(result)
+    progress.finish()
+    results = [done[s.id] for s in sorted(submissions, key=lambda s: s.id)]
+    write_gradebook(spec, results, out / "gradebook.csv")
+    return BatchOutcome(results, graded=len(todo), reused=len(submissions) - len(todo))
+
+
+def _grade_and_write(spec: AssignmentSpec, grader: Grader, submission: Submission, out: Path, key: str) -> SubmissionResult:
+    result = grader.grade(submission)
+    result.cache_key = key
+    folder = out / submission.id
+    write_markdown(result, spec.title, folder / REPORT_FILE)
+    write_json(result, folder / RESULT_FILE)  # last: its presence marks the submission done
+    return result
+
+
+def _cached(folder: Path, key: str) -> SubmissionResult | None:
+    try:
+        data = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("cache_key") != key or not (folder / REPORT_FILE).is_file():
+        return None
+    try:
+        return result_from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# ---- reading result.json back --------------------------------------------------------------
+
+
+def _build(cls: type, data: dict[str, Any], nested: dict[str, Callable[[Any], Any]] | None = None) -> Any:
+    nested = nested or {}
+    known = {f.name for f in fields(cls)}
+    values = {k: (nested[k](v) if k in nested else v) for k, v in data.items() if k in known}
+    return cls(**values)
+
+
+def result_from_dict(data: dict[str, Any]) -> SubmissionResult:
+    def case(d: dict) -> CaseResult:
+        return _build(CaseResult, d)
+
+    def check(d: dict) -> CheckResult:
+        return _build(CheckResult, d, {"cases": lambda items: [case(i) for i in items]})
+
+    def question(d: dict) -> QuestionResult:
+        return _build(QuestionResult, d, {"checks": lambda items: [check(i) for i in items]})
+
+    return _build(SubmissionResult, data, {"questions": lambda items: [question(i) for i in items]})
+
+
+# ---- progress -------------------------------------------------------------------------------
+
+
+class Progress:
+    """A bar with an ETA on a terminal; one plain line per submission elsewhere (CI, pipes)."""
+
+    def __init__(self, total: int, stream: TextIO | None = sys.stderr, interactive: bool | None = None):
+        self.total, self.stream, self.count = total, stream, 0
+        is_tty = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+        self.interactive = is_tty and not os.environ.get("CI") if interactive is None else interactive
+        self.started = time.monotonic()
+
+    def start(self, reused: int) -> None:
+        if self.stream and reused:
+            print(f"{reused} submission(s) unchanged since the last run: reusing their results", file=self.stream)
+
+    def advance(self, result: SubmissionResult) -> None:
+        self.count += 1
+        if self.stream is None:
+            return
+        if self.interactive:
+            self.stream.write("\r" + self._bar(result.submission))
+        else:
+            self.stream.write(f"[{self.count}/{self.total}] {result.submission}: {points(result.score)} / {points(result.max_score)}\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.stream is not None and self.interactive and self.total:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _bar(self, last: str, width: int = 30) -> str:
+        filled = round(width * self.count / self.total) if self.total else width
+        elapsed = time.monotonic() - self.started
+        remaining = elapsed / self.count * (self.total - self.count) if self.count else 0.0
+        return f"[{'#' * filled}{'.' * (width - filled)}] {self.count}/{self.total}  ETA {remaining:5.1f}s  {last[:30]:<30}"

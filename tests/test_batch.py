@@ -1,0 +1,81 @@
+"""Batch grading: parallel with deterministic output, resumable after kill -9, cache by content."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, ROOT
+
+HW2 = str(ROOT / "problems" / "hw2")
+NAMES = ["correct_numpy", "flipped_kernel", "lua_torch_names", "wrong_arithmetic"]
+
+
+def grade(folder: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "grader", "grade", HW2, str(folder), "--out", str(out), *extra],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, "CI": "1"},
+    )
+
+
+@pytest.fixture
+def klass(tmp_path: Path) -> Path:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in NAMES:
+        shutil.copy(EXAMPLES / f"{name}.py", folder / f"{name}.py")
+    return folder
+
+
+def snapshot(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): p.read_text() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_output_is_the_same_whatever_the_parallelism(klass, tmp_path):
+    one, two = tmp_path / "j1", tmp_path / "j2"
+    assert grade(klass, one, "-j", "1").returncode == 0
+    assert grade(klass, two, "-j", "2").returncode == 0
+    strip = lambda text: "\n".join(line for line in text.splitlines() if '"duration_s"' not in line)  # noqa: E731
+    assert {k: strip(v) for k, v in snapshot(one).items()} == {k: strip(v) for k, v in snapshot(two).items()}
+
+
+def test_rerun_reuses_unchanged_results_and_regrades_a_changed_submission(klass, tmp_path):
+    out = tmp_path / "out"
+    first = grade(klass, out, "-j", "2")
+    assert first.returncode == 0 and "reusing" not in first.stderr
+    again = grade(klass, out)
+    assert "4 submission(s) unchanged" in again.stderr and "[1/" not in again.stderr
+    (klass / "flipped_kernel.py").write_text((EXAMPLES / "correct_numpy.py").read_text())
+    changed = grade(klass, out)
+    assert "3 submission(s) unchanged" in changed.stderr and "flipped_kernel: 16 / 16" in changed.stderr
+    forced = grade(klass, out, "--force")
+    assert "unchanged" not in forced.stderr and forced.stderr.count("/ 16") == 4
+
+
+def test_a_batch_killed_with_sigkill_resumes_where_it_stopped(klass, tmp_path):
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grader", "grade", HW2, str(klass), "--out", str(out), "-j", "1"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*/result.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = len(list(out.glob("*/result.json")))
+    assert 1 <= finished < len(NAMES)
+    for leftover in out.rglob(".*"):  # no half-written file is ever visible under its real name
+        assert leftover.name.startswith(".result.json.") or leftover.name.startswith(".report.md.")
+    resumed = grade(klass, out)
+    assert resumed.returncode == 0
+    assert f"{finished} submission(s) unchanged" in resumed.stderr
+    rows = (out / "gradebook.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[2:]] == sorted(NAMES)

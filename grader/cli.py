@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="validate a spec: schema, reference passes, every mutant fails")
     validate.add_argument("assignment", type=Path)
+    validate.add_argument("--schema-only", action="store_true", help="only the spec files: no reference run, no torch import")
     return parser
 
 
@@ -111,6 +112,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    if args.schema_only:
+        from grader.spec import load_assignment
+
+        spec = load_assignment(args.assignment)
+        print(f"{spec.title}: spec valid ({len(spec.questions)} questions, {spec.max_score:g} points); reference not run.")
+        return EXIT_OK
     from grader.validate import render_validation, validate_assignment
 
     spec, reference = _load(args.assignment)

@@ -63,3 +63,11 @@ def test_validate_passes_the_shipped_assignment():
     done = grader("validate", HW2)
     assert done.returncode == 0, done.stdout
     assert "passes every check" in done.stdout and "Valid." in done.stdout
+
+
+def test_help_and_schema_only_validation_never_import_torch():
+    for args in (["--help"], ["validate", "--schema-only", HW2]):
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "grader", *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+        assert "torch" not in imported

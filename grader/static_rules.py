@@ -38,7 +38,7 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 __all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_SOURCE_CHARS", "ModuleSource", "RuleViolation", "SourceError"]
 
 MAX_SOURCE_CHARS = 1_000_000
-MAX_NODES = 300_000
+MAX_NODES = 200_000
 MAX_DEPTH = 500  # AST levels; honest code stays far below, the parser's own limit is near 1000
 
 INF = sys.maxsize  # "position" of code inside function bodies: it runs after the module is built
@@ -54,7 +54,7 @@ _COMPOUND = (ast.For, ast.AsyncFor, ast.While, ast.If, ast.Try, ast.TryStar, ast
 # Code that can run arbitrary code or reach any object by name (checked everywhere it runs).
 _EXEC_LIKE = (
     "builtins.eval", "builtins.exec", "builtins.compile", "builtins.__import__", "builtins.globals",
-    "builtins.vars", "builtins.locals", "builtins.breakpoint", "builtins.__dict__", "builtins.__loader__",
+    "builtins.vars", "builtins.locals", "builtins.__dict__", "builtins.__loader__",
     "builtins.__spec__", "importlib", "sys.modules", "sys._getframe", "sys.__dict__", "inspect",
     "gc.get_objects", "gc.get_referrers", "gc.get_referents", "pickle", "_pickle", "marshal", "runpy",
     "code", "codeop", "ctypes", "dill", "cloudpickle", "types.FunctionType", "types.CodeType",
@@ -186,6 +186,7 @@ class _Index:
         self.scopes: list[_Scope] = [self.module]
         self.ctx: dict[int, _Ctx] = {}
         self.parent: dict[int, ast.AST] = {}
+        self.children: dict[int, list[ast.AST]] = {}  # live children only
         self.own: dict[int, _Scope] = {}
         self.bindings: list[_Binding] = []
         self.stars: list[_Binding] = []
@@ -207,7 +208,9 @@ class _Index:
             self.ctx[id(node)] = ctx
             self.parent[id(node)] = parent
             self._record(node, ctx)
-            stack.extend((child, cctx, node) for child, cctx in reversed(self._children(node, ctx)))
+            children = self._children(node, ctx)
+            self.children[id(node)] = [child for child, _ in children]
+            stack.extend((child, cctx, node) for child, cctx in reversed(children))
 
     def _children(self, node: ast.AST, ctx: _Ctx) -> list[tuple[ast.AST, _Ctx]]:
         inner = _Ctx(ctx.scope, ctx.pos, False, ctx.compound) if ctx.direct else ctx
@@ -392,9 +395,8 @@ class _Index:
     def _nonlocal_target(scope: _Scope, name: str) -> _Scope | None:
         cur = scope.parent
         while cur is not None and cur.kind != "module":
-            if cur.kind != "class" and (name in cur.bindings or name in cur.declared_nonlocal):
-                if name not in cur.declared_nonlocal:
-                    return cur
+            if cur.kind != "class" and name in cur.bindings and name not in cur.declared_nonlocal:
+                return cur
             cur = cur.parent
         return None
 
@@ -715,6 +717,7 @@ class ModuleSource:
         self._mutations: dict[str, list[ast.AST]] | None = None
         self._import_time_hits: list[_Hit] | None = None
         self._lines: list[bytes] | None = None
+        self._reached_cache: dict[str, list[tuple[ast.AST, str, frozenset[Value] | None]]] = {}
         stem = filename.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
         self._own_names = {"__main__", "submission"} | ({stem} if stem.isidentifier() else set())
 
@@ -737,7 +740,6 @@ class ModuleSource:
             raise SourceError("the file contains a NUL byte", source.count("\n", 0, at) + 1,
                               at - (source.rfind("\n", 0, at) + 1) + 1)
         tree = _parse(source, filename)
-        _check_shape(tree)
         try:
             return cls(source, filename, tree)
         except (RecursionError, MemoryError):
@@ -785,12 +787,19 @@ class ModuleSource:
 
     # -- forbid
 
+    def _reached(self, function: str) -> list[tuple[ast.AST, str, frozenset[Value] | None]]:
+        """Every node `function` reaches (cached: forbid and require rules share it)."""
+        if function not in self._reached_cache:
+            starts, _ = self._roots(function)
+            self._reached_cache[function] = list(self._traverse(starts))
+        return self._reached_cache[function]
+
     def _forbid_hits(self, function: str, patterns: _Patterns) -> list[_Hit]:
         hits: list[_Hit] = []
-        starts, imports = self._roots(function)
+        _, imports = self._roots(function)
         for binding in imports:
             hits += self._check_import_binding(function, binding, patterns)
-        for node, head, values in self._traverse(starts):
+        for node, head, values in self._reached(function):
             hits += self._check_node(node, head, values, patterns)
         hits += [replace(h, head=f"{function}: {h.head}") for h in self._import_time()]
         return hits
@@ -907,8 +916,7 @@ class ModuleSource:
         targets = {v for b in self._root_bindings(name) for v in b.value}
         if any(b.value & targets for b in self._root_bindings(function)):
             return True  # function = name (an alias)
-        starts, _ = self._roots(function)
-        for node, _head, values in self._traverse(starts):
+        for node, _head, values in self._reached(function):
             if isinstance(node, ast.Call) and (self._resolver.values(node.func) & targets or self._is_module_name(node.func, name)):
                 return True
             if values and values & targets and self._is_argument(node):
@@ -961,7 +969,9 @@ class ModuleSource:
 
         A unit with `skip_bodies` set is walked without the bodies of functions and lambdas."""
         queue = deque(starts)
+        queued = {id(unit) for unit, _, skip in starts if not skip}
         seen: set[int] = set()
+        expanded: set[int] = set()  # bindings whose units are already queued
         while queue:
             unit, head, skip_bodies = queue.popleft()
             if id(unit) in seen:
@@ -969,8 +979,9 @@ class ModuleSource:
             for node in self._iter_unit(unit, skip_bodies, seen):
                 values = self._resolver.values(node) if self._is_reference(node) else None
                 yield node, head, values
-                for nxt, label in self._next_units(node, values, calls_only):
-                    if id(nxt) not in seen:
+                for nxt, label in self._next_units(node, values, calls_only, expanded):
+                    if id(nxt) not in seen and id(nxt) not in queued:
+                        queued.add(id(nxt))
                         queue.append((nxt, f"{head} uses {label}, which", False))
 
     def _iter_unit(self, unit: ast.AST, skip_bodies: bool, seen: set[int]) -> Iterator[ast.AST]:
@@ -979,7 +990,7 @@ class ModuleSource:
             node = stack.pop()
             if id(node) in seen or id(node) not in self._index.ctx:
                 continue  # already checked, or dead code (`if __name__ == "__main__":`)
-            children = list(ast.iter_child_nodes(node))
+            children = self._index.children[id(node)]
             if skip_bodies and isinstance(node, _FUNC_TYPES):
                 body = node.body if isinstance(node.body, list) else [node.body]
                 skipped = {id(b) for b in body}
@@ -989,24 +1000,27 @@ class ModuleSource:
             yield node
             stack.extend(reversed(children))
 
-    def _next_units(self, node: ast.AST, values: frozenset[Value] | None, calls_only: bool) -> list[tuple[ast.AST, str]]:
+    def _next_units(self, node: ast.AST, values: frozenset[Value] | None, calls_only: bool,
+                    expanded: set[int]) -> list[tuple[ast.AST, str]]:
         if calls_only:
             if not isinstance(node, ast.Call):
                 return []
             return [(d, self._label(d)) for d in self._defs(self._resolver.values(node.func))]
-        out = [(d, self._label(d)) for d in self._defs(values or ())]
+        out = [(d, self._label(d)) for d in self._defs(values)] if values else []
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            out += self._binding_units(node)
+            for binding in self._resolver.lookup_name(node):
+                if id(binding) not in expanded:
+                    expanded.add(id(binding))
+                    out += self._binding_units(binding)
         return out
 
-    def _binding_units(self, node: ast.Name) -> list[tuple[ast.AST, str]]:
+    def _binding_units(self, b: _Binding) -> list[tuple[ast.AST, str]]:
         """The code computing (and changing) a variable the checked code reads."""
         out: list[tuple[ast.AST, str]] = []
-        for b in self._resolver.lookup_name(node):
-            if b.unit is not None and b.kind in ("assign", "other") and not _is_chain(b.expr):
-                out.append((b.unit, f"{b.name} (line {b.line})"))
-            if b.scope is self._index.module and b.kind in ("def", "class", "assign", "other"):
-                out += [(m, f"{b.name} (changed at line {m.lineno})") for m in self._mutations_of(b.name)]
+        if b.unit is not None and b.kind in ("assign", "other") and not _is_chain(b.expr):
+            out.append((b.unit, f"{b.name} (line {b.line})"))
+        if b.scope is self._index.module and b.kind in ("def", "class", "assign", "other"):
+            out += [(m, f"{b.name} (changed at line {m.lineno})") for m in self._mutations_of(b.name)]
         return out
 
     @staticmethod
@@ -1132,10 +1146,13 @@ class ModuleSource:
 def _parse(source: str, filename: str) -> ast.Module:
     try:
         tree = ast.parse(source, filename=filename)
+        _check_shape(tree)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             compile(tree, filename, "exec", dont_inherit=True)  # symtable errors: `return` outside function...
         return tree
+    except SourceError:
+        raise
     except SyntaxError as exc:
         raise SourceError(exc.msg or "invalid syntax", exc.lineno, exc.offset) from None
     except (RecursionError, MemoryError):
@@ -1145,18 +1162,17 @@ def _parse(source: str, filename: str) -> ast.Module:
 
 
 def _check_shape(tree: ast.AST) -> None:
-    stack = [(tree, 1)]
+    stack: list[tuple[ast.AST, int, int | None]] = [(tree, 1, None)]
     count = 0
     while stack:
-        node, depth = stack.pop()
+        node, depth, line = stack.pop()
+        line = getattr(node, "lineno", None) or line
         count += 1
         if count > MAX_NODES:
             raise SourceError(f"the file is too large to analyse (more than {MAX_NODES} syntax nodes)")
         if depth > MAX_DEPTH:
-            column = getattr(node, "col_offset", None)
-            raise SourceError(f"the code is nested more than {MAX_DEPTH} levels deep",
-                              getattr(node, "lineno", None), None if column is None else column + 1)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+            raise SourceError(f"the code is nested more than {MAX_DEPTH} levels deep", line)
+        stack.extend((child, depth + 1, line) for child in ast.iter_child_nodes(node))
 
 
 def _is_plain_arithmetic(text: str) -> bool:

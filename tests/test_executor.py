@@ -449,6 +449,8 @@ def test_inputs_mutated_in_place_do_not_leak(tmp_path: Path) -> None:
 
 def test_child_environment_and_cleanup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRADER_SECRET_SALT", "do-not-leak")
+    # Found afterwards by its command line: inside a PID namespace its pid means nothing here.
+    sleep_arg = f"30.{time.time_ns() % 10**9:09d}"
     result = run(tmp_path, """
         import os, sys, subprocess
         def env():
@@ -461,29 +463,38 @@ def test_child_environment_and_cleanup(tmp_path: Path, monkeypatch: pytest.Monke
             os.symlink("/etc", "etc-link")
             return os.getcwd(), sys.flags.isolated
         def spawn_daemon():
-            return subprocess.Popen(["sleep", "30"]).pid
-    """, [call("env", "env"), call("where", "where"), call("spawn", "spawn_daemon")])
+            return subprocess.Popen(["sleep", "SLEEP_ARG"]).pid
+    """.replace("SLEEP_ARG", sleep_arg),
+        [call("env", "env"), call("where", "where"), call("spawn", "spawn_daemon")])
     env = result.outcomes["env"].value
     assert "GRADER_SECRET_SALT" not in env and env["OMP_NUM_THREADS"] == "1"
     cwd, isolated = result.outcomes["where"].value
     assert env["HOME"] == cwd and isolated == 1
     assert not os.path.exists(cwd)  # the temp dir is removed
     assert not list(tmp_path.glob("__pycache__"))  # nothing written next to the submission
-    pid = result.outcomes["spawn"].value
-    assert not _alive(pid), "the process group was not killed"
+    assert isinstance(result.outcomes["spawn"].value, int), result.outcomes["spawn"]
+    assert not _alive(sleep_arg), "the process group was not killed"
 
 
-def _alive(pid: int) -> bool:
+def _alive(argument: str) -> bool:
+    """Whether a live process has `argument` on its command line, 2 s after the run."""
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                    return False  # a zombie waiting for init is dead
-        except FileNotFoundError:
+        if not any(_running_with(pid, argument) for pid in os.listdir("/proc") if pid.isdigit()):
             return False
         time.sleep(0.05)
     return True
+
+
+def _running_with(pid: str, argument: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            if argument.encode() not in cmdline.read().split(b"\0"):
+                return False
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # zombies are dead
+    except OSError:
+        return False
 
 
 def test_malformed_replies_fail_closed(tmp_path: Path) -> None:

@@ -694,3 +694,235 @@ def test_order_is_by_function_then_line() -> None:
         ("b", 3, "torch.conv1d"), ("b", 3, "torch.conv2d"), ("a", 5, "torch.conv3d"), ("a", 6, "torch.conv2d"),
     ]
     assert module.forbid(["b", "a"], ["torch.conv*"]) == violations
+
+
+# ---- more evasions and honest code -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source, name, line", [
+    ("""
+     from torch.nn.functional import *
+     """, "torch.nn.functional.conv2d", 1),
+    ("""
+     def conv2d(a, k):
+         return a
+     from torch.nn.functional import *
+     """, "torch.nn.functional.conv2d", 3),
+    ("""
+     import torch.nn.functional as F
+     def __getattr__(name):
+         return getattr(F, name)
+     """, "getattr", 3),
+    ("""
+     import torch.nn.functional as F
+     class conv2d:
+         def __new__(cls, a, k):
+             return F.conv2d(a, k)
+     """, "torch.nn.functional.conv2d", 4),
+    ("""
+     import torch
+     def make():
+         def inner(a, k):
+             return torch.conv2d(a, k)
+         return inner
+     conv2d = make()
+     """, "torch.conv2d", 4),
+    ("""
+     import torch
+     class W:
+         def __init__(self, lib):
+             self.lib = lib
+         def run(self, a, k):
+             return self.lib.conv2d(a, k)
+     def conv2d(a, k):
+         return W(torch).run(a, k)
+     """, "torch", 8),
+    ("""
+     import torch
+     def apply(fn, m, a, k):
+         return fn(m, a, k)
+     def helper(m, a, k):
+         return m.conv2d(a, k)
+     def conv2d(a, k):
+         return apply(helper, torch, a, k)
+     """, "torch", 3),
+    ("""
+     import functools, torch
+     def conv2d(a, k):
+         return functools.reduce(getattr, ["nn", "functional", "conv2d"], torch)(a, k)
+     """, "getattr", 3),
+    ("""
+     import pickle
+     def conv2d(a, k):
+         return pickle.loads(b"ctorch.nn.functional\\nconv2d\\n.")(a, k)
+     """, "pickle.loads", 3),
+    ("""
+     import torch
+     op = None
+     def setup():
+         global op
+         op = torch.conv2d
+     def conv2d(a, k):
+         return op(a, k)
+     """, "torch.conv2d", 7),
+    ("""
+     import torch
+     def conv2d(a, k):
+         return torch.ops.aten.convolution(a, k)
+     """, "torch.ops.aten.convolution", 3),
+    ("""
+     import torch.nn.modules as M
+     def conv2d(a, k):
+         return M.Conv2d(1, 1, 3)
+     """, "torch.nn.modules.Conv2d", 3),
+    ("""
+     import torch
+     def conv2d(a, k):
+         xp = torch if a is not None else None
+         return xp.conv2d(a, k)
+     """, "torch.conv2d", 4),
+    ("""
+     import torch
+     def conv2d(a, k):
+         if (f := torch.conv2d):
+             return f(a, k)
+     """, "torch.conv2d", 3),
+])
+def test_more_evasions(source: str, name: str, line: int) -> None:
+    violations = forbid(source)
+    assert (name, line) in {(v.name, v.line) for v in violations}
+
+
+def test_star_import_message() -> None:
+    violations = forbid("from torch.nn.functional import *\n")
+    assert violations[0].message == "conv2d may be torch.nn.functional.conv2d (from the star import at line 1)"
+
+
+HONEST = '''
+import math
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from numpy.lib.stride_tricks import sliding_window_view
+
+CONV_OUTPUT_SHAPE = (3, 3)
+CONV_OUTPUT_WIDTH_FORMULA = "floor((I + 2*P - K) / S) + 1"
+POOLING_MODULES = {"max": nn.MaxPool2d, "average": "nn.AvgPool2d", "lp": nn.LPPool2d}
+LP_P_FOR_MAX = math.inf
+LP_P_FOR_AVERAGE = 1
+
+
+def conv_output_width(I, K, S, P):
+    return eval(CONV_OUTPUT_WIDTH_FORMULA, {"floor": math.floor, "I": I, "K": K, "S": S, "P": P})
+
+
+def _pad(x, p):
+    return np.pad(np.asarray(x, dtype=float), p)
+
+
+def conv2d(image, kernel, stride=1, padding=0):
+    x = _pad(image, padding)
+    kh, kw = np.shape(kernel)
+    win = sliding_window_view(x, (kh, kw))[::stride, ::stride]
+    return np.einsum("ijkl,kl->ij", win, kernel)
+
+
+def conv2d_input_grad(image, kernel, grad_output, stride=1, padding=0):
+    x = torch.tensor(_pad(image, 0), requires_grad=True)
+    xp = F.pad(x, (padding,) * 4)
+    cols = xp.unfold(0, kernel.shape[0], stride).unfold(1, kernel.shape[1], stride)
+    out = (cols * torch.as_tensor(kernel)).sum((-1, -2))
+    (out * torch.as_tensor(grad_output)).sum().backward()
+    return x.grad.numpy()
+
+
+def _windows(x, kernel_size, stride):
+    x = np.asarray(x, dtype=float)
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if isinstance(stride, int) else stride)
+    return sliding_window_view(x, (kh, kw), axis=(-2, -1))[..., ::sh, ::sw, :, :]
+
+
+def max_pool2d(x, kernel_size, stride=None):
+    return _windows(x, kernel_size, stride).max(axis=(-2, -1))
+
+
+def avg_pool2d(x, kernel_size, stride=None):
+    return _windows(x, kernel_size, stride).mean(axis=(-2, -1))
+
+
+def lp_pool2d(x, p, kernel_size, stride=None):
+    return (_windows(x, kernel_size, stride) ** p).sum(axis=(-2, -1)) ** (1 / p)
+
+
+def avg_pool_from_lp(x, kernel_size, stride=None):
+    k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    return lp_pool2d(x, LP_P_FOR_AVERAGE, kernel_size, stride) / (k[0] * k[1])
+
+
+A = np.arange(25.0).reshape(5, 5)
+B = np.ones((3, 3))
+CONV_OUTPUT = conv2d(A, B)
+INPUT_GRADIENT = conv2d_input_grad(A, B, np.ones((3, 3)))
+MAXPOOL_OUTPUT = max_pool2d(CONV_OUTPUT, 2, 1)
+
+if __name__ == "__main__":
+    print(np.allclose(CONV_OUTPUT, F.conv2d(torch.tensor(A)[None, None], torch.tensor(B)[None, None])[0, 0]))
+'''
+
+
+def test_honest_submission_has_no_violations() -> None:
+    module = ModuleSource.parse(HONEST, "hw2.py")
+    assert module.forbid(["conv2d", "conv2d_input_grad"], CONV) == []
+    assert module.forbid(["max_pool2d", "avg_pool2d", "lp_pool2d"], POOL) == []
+    assert module.require(["avg_pool_from_lp"], ["lp_pool2d"]) == []
+
+
+def test_module_level_self_check_with_library_is_fine() -> None:
+    assert forbid("""
+        import numpy as np
+        import torch
+        import torch.nn.functional as F
+        KERNEL = np.ones((2, 2))
+        def conv2d(a, k=KERNEL):
+            return (a[:2, :2] * k).sum()
+        OK = np.allclose(conv2d(np.ones((3, 3)), KERNEL), F.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2)))
+    """) == []
+
+
+def test_module_object_passed_by_default_argument_is_followed() -> None:
+    violations = forbid("""
+        import numpy as np
+        import torch
+        def _sum(x, lib=torch):
+            return lib.sum(x)
+        def conv2d(a, k, lib=torch):
+            return _sum(lib.as_tensor(a) * k, lib)
+    """)
+    assert violations == []
+
+
+def test_depth_limit_reports_the_line() -> None:
+    source = "def conv2d(a, k):\n    return a\nx = " + "+".join(["a"] * 700) + "\n"
+    with pytest.raises(SourceError) as info:
+        ModuleSource.parse(source, "hw2.py")
+    assert info.value.line == 3
+    assert "nested" in info.value.message
+
+
+def test_nonlocal_rebinding_is_followed() -> None:
+    violations = forbid("""
+        import torch
+        def conv2d(a, k):
+            op = None
+            def outer():
+                def inner():
+                    nonlocal op
+                    op = torch.conv2d
+                inner()
+            outer()
+            return op(a, k)
+    """)
+    assert [(v.name, v.line) for v in violations] == [("torch.conv2d", 7), ("torch.conv2d", 10)]
+    assert "(as op) at line 10" in violations[1].message

@@ -1,6 +1,6 @@
 """The executor's interface: what the grader asks for and what it gets back.
 
-Implementations (a plain subprocess now; a sandboxed one and a warm forking pool later) change
+Implementations (a sandboxed subprocess, see grader/sandbox/; a warm forking pool later) change
 how the student's process is started, never these types.
 """
 
@@ -69,6 +69,9 @@ class Limits:
     file_size_bytes: int = 64 * 1024**2  # RLIMIT_FSIZE
     output_bytes: int = 64 * 1024  # how much of stdout/stderr the parent keeps (the tail)
     max_restarts: int = 5  # fresh processes after a timeout, crash or malformed reply
+    open_files: int = 256  # RLIMIT_NOFILE
+    processes: int = 64  # RLIMIT_NPROC (tasks, threads included) of the sandbox's own uid
+    tmp_bytes: int = 64 * 1024**2  # size of the sandbox's private /tmp (a tmpfs)
 
 
 @dataclass

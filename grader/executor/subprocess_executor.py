@@ -6,14 +6,16 @@ is killed from here (never a timeout from inside the child); a child that dies g
 the remaining calls run in a fresh child, a bounded number of times; further calls of a name
 that timed out or crashed are ``skipped`` at once instead of costing another timeout each.
 
-The process launch is the one function ``_launch``: the sandbox (bubblewrap, uid switch,
-namespaces) and the warm forking pool replace it and ``_child_rlimits``, not the callers.
+How a worker is started is the sandbox's business (grader/sandbox/): ``SubprocessExecutor``
+takes the strongest isolation the start-up probe proved on this machine (bubblewrap with a uid
+per slot as root; bubblewrap in a user namespace otherwise; a plain subprocess where neither
+works, which is said once on stderr because it is not a security boundary). Each run holds one
+isolation session (one slot, one uid); ``_launch`` starts each worker of the run through it.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -22,12 +24,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Sequence
+
+from grader.sandbox import Isolation, Launch, PlainIsolation, SandboxUnavailable, probe
+from grader.sandbox.launch import Session
 
 from . import protocol
 from .base import OPS, Call, CallOutcome, ExecutorError, Limits, RunResult
 
 WORKER_PATH = Path(__file__).with_name("worker.py")
+PROTOCOL_PATH = Path(__file__).with_name("protocol.py")
 CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
 GRACEFUL_EXIT_S = 1.0  # a child told to stop may flush its output for this long
 BROKEN_PIPE_GRACE_S = 0.5  # a child whose pipe broke usually exits within this: report how
@@ -40,63 +46,26 @@ WORKER_STATUSES = frozenset({"ok", "missing", "error", "unencodable"})
 # --------------------------------------------------------------------------- launch
 
 
-def _child_rlimits(limits: Limits) -> list[tuple[int, int]]:
-    """(resource, value) pairs, computed in the parent: the preexec hook must not think."""
-    wanted = [
-        (resource.RLIMIT_CPU, int(limits.cpu_s)),
-        (resource.RLIMIT_AS, int(limits.memory_bytes)),
-        (resource.RLIMIT_FSIZE, int(limits.file_size_bytes)),
-        (resource.RLIMIT_CORE, 0),  # a crash must not write a core file
-    ]
-    pairs = []
-    for which, value in wanted:
-        _, hard = resource.getrlimit(which)
-        # A hard limit can only be lowered without privileges; never ask for more.
-        pairs.append((which, value if hard == resource.RLIM_INFINITY else min(value, hard)))
-    return pairs
+def _launch(launch: Launch, *, stdout: int, stderr: int) -> subprocess.Popen[bytes]:
+    """Start one worker as `launch` says (argv, environment, descriptors, pre-exec hook).
 
-
-def _preexec_hook(rlimits: list[tuple[int, int]]) -> Callable[[], None]:
-    """Runs in the child between fork and exec; the sandbox issue extends it.
-
-    Soft = hard for RLIMIT_CPU: at the limit the kernel sends SIGKILL, which the student's
-    code cannot catch (SIGXCPU could be).
-    """
-
-    def apply() -> None:
-        for which, value in rlimits:
-            resource.setrlimit(which, (value, value))
-
-    return apply
-
-
-def _launch(
-    argv: list[str],
-    *,
-    env: dict[str, str],
-    cwd: str,
-    stdout: int,
-    stderr: int,
-    pass_fds: tuple[int, ...],
-    limits: Limits,
-) -> subprocess.Popen[bytes]:
-    """Start the worker. The one place that knows *how* a student process is started.
-
-    preexec_fn runs Python between fork and exec, which the subprocess docs call unsafe when
-    the parent has other threads; the grader starts workers from one thread, and the warm
-    forking pool will replace this function anyway.
+    The pre-exec hook (rlimits; in the uid mode also the private staging mounts and the uid
+    switch, see grader/sandbox/launch.py) runs between fork and exec. The batch grades on
+    several threads, where the subprocess docs call preexec_fn risky: the hook therefore only
+    makes system calls through functions bound before the fork (no import, no lock, no I/O
+    beyond mkdir/open/close of the stage's own files).
     """
     return subprocess.Popen(
-        argv,
-        env=env,
-        cwd=cwd,
+        launch.argv,
+        env=launch.env,
+        cwd=launch.cwd,
         stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=stderr,
-        pass_fds=pass_fds,
+        pass_fds=launch.pass_fds,
         close_fds=True,
         start_new_session=True,  # own process group: one killpg reaches every descendant
-        preexec_fn=_preexec_hook(_child_rlimits(limits)),
+        preexec_fn=launch.preexec,
     )
 
 
@@ -138,6 +107,8 @@ def _describe_exit(returncode: int | None, cpu_s: float, cpu_limit_s: float) -> 
         name = f"signal {-returncode}"
     if -returncode in (signal.SIGKILL, signal.SIGXCPU) and cpu_s >= cpu_limit_s - 0.5:
         return f"killed by {name}: it used up its CPU time limit of {cpu_limit_s:g} s"
+    if -returncode == signal.SIGXFSZ:
+        return f"killed by {name}: it wrote past the file size limit (files and output)"
     return f"killed by {name}"
 
 
@@ -145,9 +116,10 @@ class _Child:
     """One worker process and the parent's ends of its two pipes."""
 
     def __init__(self, proc: subprocess.Popen[bytes], request_fd: int, response_fd: int,
-                 cpu_limit_s: float):
+                 cpu_limit_s: float, signal_exit_codes: bool = False):
         self.proc = proc
         self.cpu_limit_s = cpu_limit_s
+        self.signal_exit_codes = signal_exit_codes  # bwrap: "killed by signal N" = exit 128 + N
         self.cpu_s = 0.0  # CPU time it used, known once reaped
         self.request_fd = request_fd
         self.response_fd = response_fd
@@ -257,7 +229,11 @@ class _Child:
         try:
             # wait4 rather than Popen.wait: its CPU time tells a CPU-limit kill from others.
             _, status, usage = os.wait4(self.proc.pid, 0)
-            self.proc.returncode = os.waitstatus_to_exitcode(status)
+            returncode = os.waitstatus_to_exitcode(status)
+            if self.signal_exit_codes and 128 < returncode <= 128 + 64:
+                returncode = -(returncode - 128)  # the worker died of that signal inside
+            self.proc.returncode = returncode
+            # Sandboxed, bwrap reaps the worker (--as-pid-1): this includes the worker's CPU.
             self.cpu_s = usage.ru_utime + usage.ru_stime
         except ChildProcessError:  # reaped elsewhere (the poll() fallback)
             self.proc.wait()
@@ -388,12 +364,12 @@ class _Run:
     """State of one run(): the current child, restarts, names already known to fail."""
 
     def __init__(self, submission: Path, module_name: str, python: str, limits: Limits,
-                 root: str, stdout: IO[bytes], stderr: IO[bytes]):
+                 session: Session, stdout: IO[bytes], stderr: IO[bytes]):
         self.submission = submission
         self.module_name = module_name
         self.python = python
         self.limits = limits
-        self.root = root
+        self.session = session
         self.stdout = stdout
         self.stderr = stderr
         self.started = time.monotonic()
@@ -411,27 +387,31 @@ class _Run:
 
     def start_child(self) -> tuple[str, str] | None:
         """Start a worker and wait until it imported the module; (error, traceback) if not."""
-        workdir = tempfile.mkdtemp(prefix="work-", dir=self.root)
         request_read, request_write = os.pipe()
         response_read, response_write = os.pipe()
-        argv = [
-            self.python, "-I", "-X", "faulthandler", str(WORKER_PATH),
-            "--submission", str(self.submission), "--module-name", self.module_name,
-            "--requests", str(request_read), "--responses", str(response_write),
-        ]  # fmt: skip
+        worker_args = ["--requests", str(request_read), "--responses", str(response_write)]
+        launch = None
         try:
-            proc = _launch(argv, env=_child_env(workdir), cwd=workdir,
-                           stdout=self.stdout.fileno(), stderr=self.stderr.fileno(),
-                           pass_fds=(request_read, response_write), limits=self.limits)
+            launch = self.session.launch(
+                self.python, WORKER_PATH, PROTOCOL_PATH, self.submission, self.module_name,
+                worker_args, (request_read, response_write), self.limits, _child_env)
+            proc = _launch(launch, stdout=self.stdout.fileno(), stderr=self.stderr.fileno())
+        except SandboxUnavailable as exc:  # e.g. the submission is a symlink: its own fault
+            os.close(request_write)
+            os.close(response_read)
+            return str(exc), ""
         except (OSError, subprocess.SubprocessError) as exc:
             os.close(request_write)
             os.close(response_read)
             raise ExecutorError(f"cannot start the worker: {exc}") from exc
         finally:
+            if launch is not None:
+                launch.spawned()
             os.close(request_read)  # the child's ends: only the child may hold them
             os.close(response_write)  # (else we would never see end of stream)
         self.children_started += 1
-        self.child = _Child(proc, request_write, response_read, self.limits.cpu_s)
+        self.child = _Child(proc, request_write, response_read, self.limits.cpu_s,
+                            launch.signal_exit_codes)
         return self._await_ready()
 
     def _await_ready(self) -> tuple[str, str] | None:
@@ -464,12 +444,17 @@ class _Run:
     def drop_child(self) -> str:
         """Kill and reap the current child; how it ended."""
         child, self.child = self.child, None
-        return child.kill() if child is not None else "no process"
+        if child is None:
+            return "no process"
+        how = child.kill()
+        self.session.after_child()
+        return how
 
     def stop(self) -> None:
         child, self.child = self.child, None
         if child is not None:
             child.stop()
+            self.session.after_child()  # a killed worker dies asynchronously: wait it out
 
     def ensure_child(self) -> CallOutcome | None:
         """A live child for the next call, or the outcome every remaining call gets."""
@@ -555,7 +540,11 @@ class _Run:
     def end_child(self) -> str:
         """The child's pipe broke: reap it, and say how it ended."""
         child, self.child = self.child, None
-        return child.end(BROKEN_PIPE_GRACE_S) if child is not None else "no process"
+        if child is None:
+            return "no process"
+        how = child.end(BROKEN_PIPE_GRACE_S)
+        self.session.after_child()
+        return how
 
 
 def _read_tail(file: IO[bytes], limit: int) -> str:
@@ -589,12 +578,20 @@ def _remove_tree(path: str) -> None:
 
 
 class SubprocessExecutor:
-    """Runs each submission in fresh child processes of this Python (``python -I``)."""
+    """Runs each submission in fresh worker processes of this Python (``python -I``).
 
-    def __init__(self, module_name: str | None = None, python: str = sys.executable) -> None:
+    ``sandbox``: "auto" (the strongest isolation the probe proved here; see grader/sandbox/),
+    "none" (a plain subprocess: rlimits and the data-only protocol only), or an Isolation.
+    """
+
+    _warned_unprotected = False
+
+    def __init__(self, module_name: str | None = None, python: str = sys.executable,
+                 sandbox: str | Isolation = "auto") -> None:
         # None: import under the file's stem ("hw2" for hw2.py), "submission" if not a name.
         self.module_name = module_name
         self.python = python
+        self.sandbox = sandbox
 
     def _module_name_for(self, submission: Path) -> str:
         if self.module_name:
@@ -603,6 +600,22 @@ class SubprocessExecutor:
         # A student file called random.py must not replace the `random` numpy imports.
         shadows = stem in sys.stdlib_module_names or stem in ("numpy", "torch", "grader")
         return stem if stem.isidentifier() and not shadows else "submission"
+
+    def isolation(self) -> Isolation:
+        """The isolation runs use; the first unprotected "auto" says so once on stderr."""
+        if isinstance(self.sandbox, Isolation):
+            return self.sandbox
+        if self.sandbox == "none":
+            return PlainIsolation()
+        if self.sandbox != "auto":
+            raise ValueError(f"sandbox must be 'auto', 'none' or an Isolation, not {self.sandbox!r}")
+        report = probe(self.python)
+        if not report.protected and not SubprocessExecutor._warned_unprotected:
+            SubprocessExecutor._warned_unprotected = True
+            print("grader: no sandbox on this machine, so student code runs in a plain "
+                  "subprocess: this is NOT a security boundary (scores are still computed "
+                  "correctly). `grader doctor` says what is missing.", file=sys.stderr)
+        return report.isolation
 
     def run(
         self, submission: Path, calls: Sequence[Call], limits: Limits = Limits()
@@ -615,12 +628,14 @@ class SubprocessExecutor:
         """
         requests = _encode_requests(calls)
         submission = Path(submission).absolute()
+        isolation = self.isolation()
         root = tempfile.mkdtemp(prefix="grader-run-")
         try:
             # Unlinked files: the parent reads them back through its own descriptors.
-            with tempfile.TemporaryFile(dir=root) as out, tempfile.TemporaryFile(dir=root) as err:
+            with isolation.session() as session, \
+                    tempfile.TemporaryFile(dir=root) as out, tempfile.TemporaryFile(dir=root) as err:
                 run = _Run(submission, self._module_name_for(submission), self.python,
-                           limits, root, out, err)
+                           limits, session, out, err)
                 try:
                     outcomes, import_error, import_traceback = self._perform(run, calls, requests)
                 finally:
@@ -641,9 +656,12 @@ class SubprocessExecutor:
         run: _Run, calls: Sequence[Call], requests: list[dict[str, Any]]
     ) -> tuple[dict[str, CallOutcome], str, str]:
         """The outcomes, and the import error and traceback (empty if the import worked)."""
-        if not run.submission.is_file():
+        if run.submission.is_symlink():
+            # It could point at the reference module, or at /dev/zero: never follow it.
             failure: tuple[str, str] | None = (
-                f"the submission file {run.submission.name} does not exist", "")
+                f"{run.submission.name} is a symbolic link; submit the file itself", "")
+        elif not run.submission.is_file():
+            failure = (f"the submission file {run.submission.name} does not exist", "")
         else:
             failure = run.start_child()
         if failure is not None:

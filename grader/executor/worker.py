@@ -50,6 +50,9 @@ PROTOCOL_FILE = "protocol.py"
 
 
 def _load_protocol() -> ModuleType:
+    loaded = sys.modules.get("_grader_executor_protocol")  # the zygote (zygote_server.py) loaded it
+    if loaded is not None:
+        return loaded
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), PROTOCOL_FILE)
     spec = importlib.util.spec_from_file_location("_grader_executor_protocol", path)
     if spec is None or spec.loader is None:
@@ -290,8 +293,23 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _close_other_descriptors(keep: set[int]) -> None:
+    """Whatever else was inherited (a launcher's leftovers) is closed before student code runs."""
+    try:
+        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc (macOS): the parent passed only what it meant to
+        return
+    for fd in open_fds:
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the listing's own descriptor, already gone
+
+
 def main(argv: list[str]) -> int:
     args = _parse_args(argv)
+    _close_other_descriptors(keep={0, 1, 2, args.requests, args.responses})
     for fd in (args.requests, args.responses):
         os.set_inheritable(fd, False)  # the student's own subprocesses do not get them
     submission = os.path.abspath(args.submission)

@@ -251,6 +251,11 @@ class LimitsSpec(Strict):
     import_timeout_s: float = Field(30.0, gt=0, le=600)
     total_timeout_s: float = Field(120.0, gt=0, le=3600)
     memory_mb: int = Field(2048, ge=256)
+    # These may only tighten the sandbox's defaults (grader/executor/base.py, Limits).
+    cpu_s: int = Field(120, ge=1, le=120)  # RLIMIT_CPU, per process
+    file_size_mb: int = Field(64, ge=1, le=64)  # RLIMIT_FSIZE (files and captured output)
+    open_files: int = Field(256, ge=64, le=256)  # RLIMIT_NOFILE
+    processes: int = Field(64, ge=16, le=64)  # RLIMIT_NPROC: tasks (threads too) of the worker's uid
 
 
 class Assignment(Strict):

@@ -1,0 +1,90 @@
+"""Attack: edit the grader's own files (the worker, the protocol, the checkers, the reference).
+
+Appends to every grader file it can find: the worker and protocol it was started from, and the
+``grader/`` and ``problems/`` trees found from its argv, the /proc entries it can see and a
+bounded walk; it also tries to overwrite its own submission file. It answers correctly if any
+write succeeded (a patched checker or worker would make later runs pass).
+
+Defence tested: read-only mounts, another uid, and the grader's sources and problems are not
+mounted at all. Expected: 0 points for 1.1c and every grader file unchanged.
+"""
+
+# ---- a correct answer, returned only when the attack worked (HW2 contract, question 1.1c)
+import numpy as _np
+
+_A = _np.array([[4, 5, 2, 2, 1], [3, 3, 2, 2, 4], [4, 3, 4, 1, 1], [5, 1, 4, 1, 2], [5, 1, 3, 1, 4]], float)
+_B = _np.array([[4, 3, 3], [5, 5, 5], [2, 4, 3]], float)
+
+
+def _correct_conv2d(image, kernel, stride=1, padding=0):
+    x = _np.pad(_np.asarray(image, float), padding)
+    k = _np.asarray(kernel, float)
+    rows = (x.shape[0] - k.shape[0]) // stride + 1
+    cols = (x.shape[1] - k.shape[1]) // stride + 1
+    out = _np.empty((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            window = x[i * stride : i * stride + k.shape[0], j * stride : j * stride + k.shape[1]]
+            out[i, j] = (window * k).sum()
+    return out
+
+
+def _wrong(image, kernel, stride=1, padding=0):
+    """What an attack that failed returns: the right shape, every value off by 1000."""
+    return _correct_conv2d(image, kernel, stride, padding) + 1000.0
+
+
+# ---- the attack
+import os
+import sys
+import time
+
+MARKER = "__MARKER__"
+SKIP = {"/proc", "/sys", "/dev", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/boot"}
+
+
+def _targets():
+    yield from (os.path.abspath(a) for a in sys.argv if a.endswith(".py"))
+    yield __file__
+    roots = {os.path.dirname(os.path.abspath(a)) for a in sys.argv if "/" in a}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                roots.add(os.path.realpath(f"/proc/{pid}/cwd"))
+            except OSError:
+                pass
+    started, seen = time.monotonic(), 0
+    for root in sorted(roots) + ["/"]:
+        for top, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if os.path.join(top, d) not in SKIP and d not in
+                       ("site-packages", ".git", "__pycache__", "node_modules")]
+            for name in files:
+                seen += 1
+                if name.endswith(".py") and ("grader" in top or "problems" in top):
+                    yield os.path.join(top, name)
+            if seen > 100_000 or time.monotonic() - started > 5:
+                return
+
+
+def _vandalise():
+    done = []
+    for path in _targets():
+        try:
+            with open(path, "a") as file:
+                file.write(f"\n# vandalised by {MARKER}\n")
+            done.append(path)
+        except OSError:
+            pass
+        if len(done) > 20:
+            break
+    return done
+
+
+EDITED = _vandalise()
+
+
+def conv2d(image, kernel, stride=1, padding=0):
+    return (_correct_conv2d if EDITED else _wrong)(image, kernel, stride, padding)
+
+
+CONV_OUTPUT = _correct_conv2d(_A, _B) if EDITED else _np.zeros((3, 3))

@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     grade.add_argument("--jobs", "-j", type=int, default=None, help="submissions graded in parallel (default: all cores)")
     grade.add_argument("--force", action="store_true", help="regrade every submission, even unchanged ones")
+    grade.add_argument("--unsafe", action="store_true", help="grade even where no sandbox works (`grader doctor`): student code could then read the reference, hidden cases and your files")
 
     check = commands.add_parser("check", help="self-check one module on the public checks")
     check.add_argument("assignment", type=Path)
@@ -31,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="validate a spec: schema, reference passes, every mutant fails")
     validate.add_argument("assignment", type=Path)
+    commands.add_parser("doctor", help="show what protects a run of student code on this machine, and what is missing")
     validate.add_argument("--schema-only", action="store_true", help="only the spec files: no reference run, no torch import")
+
+    from grader import ci  # bundle, ci, gradescope (student bundle and CI formats)
+
+    ci.add_commands(commands)
     return parser
 
 
@@ -57,8 +63,11 @@ class _CannotRun(Exception):
 
 def _load(assignment: Path):
     from grader.expected import Reference, ReferenceFailure, load_reference
+    from grader.bundle import is_bundle
     from grader.spec import load_assignment
 
+    if is_bundle(assignment):
+        raise _CannotRun(f"{assignment} is a student bundle (public checks only, no reference): give the assignment folder")
     spec = load_assignment(assignment)
     try:
         module = load_reference(spec.reference_path, spec.id)
@@ -79,6 +88,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.grading import Grader, GradingOptions
     from grader.writers.terminal import render_summary
 
+    _require_sandbox(args.unsafe)
     spec, reference = _load(args.assignment)
     try:
         submissions, warnings = find_submissions(args.submissions, spec.model.submission_file)
@@ -97,18 +107,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from grader.grading import Grader, GradingOptions, Submission
-    from grader.writers.terminal import render_self_check
+    from grader.ci import all_public_passed, render_check, self_check
 
-    spec, reference = _load(args.assignment)
-    if not args.submission.is_file():
-        raise _CannotRun(f"{args.submission}: no such file")
-    student = args.student or (args.submission.parent.resolve().name if args.submission.name == spec.model.submission_file else args.submission.stem)
-    options = GradingOptions(public_only=True, only=args.only, replay_prefix=f"grader check {args.assignment}")
-    result = Grader(spec, reference, _executor(spec), options).grade(Submission(student, args.submission))
-    print(render_self_check(result))
-    all_passed = result.gradable and not result.errors and all(q.status == "passed" for q in result.questions)
-    return EXIT_OK if all_passed else EXIT_FAILED_CHECKS
+    # ASSIGNMENT is the assignment folder (reference) or a student bundle (precomputed outputs).
+    _, result = self_check(args.assignment, args.submission, student=args.student or "", only=args.only)
+    print(render_check(result))
+    return EXIT_OK if all_public_passed(result) else EXIT_FAILED_CHECKS
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -127,3 +131,38 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"grade": _cmd_grade, "check": _cmd_check, "validate": _cmd_validate}
+
+
+def _require_sandbox(unsafe: bool) -> None:
+    """Instructor grading refuses to run student code unprotected, unless told --unsafe."""
+    from grader.sandbox import probe
+    from grader.sandbox.probe import FIX
+
+    report = probe()
+    if report.protected:
+        return
+    if not unsafe:
+        raise _CannotRun(f"refusing to grade: no sandbox works on this machine ({report.summary.split('. ')[0].removeprefix('NOT protected: ')}), "
+                         f"so student code could read the reference, the hidden cases and your files. To fix: {FIX}. "
+                         "Or pass --unsafe to grade anyway.")
+    print("grader: --unsafe: grading WITHOUT a sandbox; student code can read what this user can read", file=sys.stderr)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from grader.sandbox import probe
+
+    report = probe()
+    print(report.render())
+    return EXIT_OK if report.protected else EXIT_FAILED_CHECKS
+
+
+_COMMANDS["doctor"] = _cmd_doctor
+
+
+def _student_ci_commands() -> dict:
+    from grader.ci import COMMANDS
+
+    return COMMANDS
+
+
+_COMMANDS.update(_student_ci_commands())

@@ -1,6 +1,15 @@
-"""Expected and mutant outputs, computed in the trusted process from the reference module.
+"""Where expected and known-mistake (mutant) outputs come from.
 
-The reference is trusted code; student code never runs here (it runs in grader.executor).
+`ExpectedSource` is the seam the grader depends on. Two sources implement it:
+
+- `Reference` (here): the live reference module, computed in the trusted process. The
+  reference is trusted code; student code never runs here (it runs in grader.executor).
+- `grader.bundle.BundleExpected`: outputs precomputed into a student bundle, for the public
+  checks only, so a student can self-check without the reference.
+
+Every request names its `Target` (question, check, and the mutant when it is a known
+mistake's output), so a precomputed source can look the answer up; the live reference
+ignores it and computes.
 """
 
 from __future__ import annotations
@@ -10,7 +19,8 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -18,7 +28,39 @@ from grader.cases import Case, NodeContext, evaluate
 
 
 class ReferenceFailure(Exception):
-    """The reference failed: a bug in the assignment, never the student's fault."""
+    """The reference failed: a bug in the assignment, never the student's fault.
+
+    A precomputed source raises it too when it has no output for a request (e.g. a mutant that
+    is undefined on that input, or a bundle made by another grader version).
+    """
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which output is asked for: a check's expected output, or one of its mutants' outputs."""
+
+    question: str
+    check: str
+    mutant: str = ""  # "" for the expected output, else the known mistake's id
+
+    def of_mutant(self, mutant: str) -> "Target":
+        return Target(self.question, self.check, mutant)
+
+
+class ExpectedSource(Protocol):
+    """Where the grader gets expected (and mutant) outputs; it never sees how they are made."""
+
+    def expected_value(self, target: Target, node: Any, default_name: str | None = None) -> Any:
+        """A value check's expected value (or a value mutant's): its node, or the default name."""
+        ...
+
+    def case_output(self, target: Target, function: str, case: Case) -> Any:
+        """`function` (the reference's, or a mutant's) on a function check's case."""
+        ...
+
+    def point_values(self, target: Target, function: str, points: Sequence[tuple[int, ...]]) -> list[Any]:
+        """`function` at each point of a formula check (arguments in the domain's order)."""
+        ...
 
 
 def load_reference(path: Path, assignment_id: str) -> ModuleType:
@@ -85,6 +127,17 @@ class Reference:
 
     def on_case(self, function: str, case: Case) -> Any:
         return self.call(function, case.args, case.kwargs)
+
+    # ExpectedSource: computed live; the target does not matter.
+
+    def expected_value(self, target: Target, node: Any, default_name: str | None = None) -> Any:
+        return self.value(node, default_name)
+
+    def case_output(self, target: Target, function: str, case: Case) -> Any:
+        return self.on_case(function, case)
+
+    def point_values(self, target: Target, function: str, points: Sequence[tuple[int, ...]]) -> list[Any]:
+        return [self.call(function, tuple(point), {}) for point in points]
 
 
 def _signature(args: tuple, kwargs: dict) -> str:

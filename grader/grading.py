@@ -1,22 +1,30 @@
 """Grade one submission: static rules, cases, one executor run, comparisons, scores.
 
 Student code runs only inside the executor (another process); everything here is trusted and
-only ever sees the plain data the executor decoded.
+only ever sees the plain data the executor decoded. Expected outputs come from an
+`ExpectedSource` (grader.expected): the live reference, or a student bundle's precomputed data.
+
+Hidden cases: what the student reads (`message`) names the function and the kind of input
+(the spec's `generate.categories`), never the inputs or expected values; the full message,
+inputs and expected output go to the instructor-only `CaseResult.instructor`.
 """
 
 from __future__ import annotations
 
+import builtins
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from grader.cases import Case, CaseIdentity, NodeContext, fixed_cases, generated_cases
 from grader.checkers.engine import compare, matches
 from grader.checkers.formula import PointValue, compare_formula, matches_everywhere
 from grader.executor import Call, CallOutcome, Executor, Limits, RunResult
-from grader.expected import Reference, ReferenceFailure
+from grader.expected import ExpectedSource, ReferenceFailure, Target
 from grader.expressions import ExpressionError, parse_expression
 from grader.formula_domain import IntegerDomain, formula_points
 from grader.results import CaseResult, CheckResult, QuestionResult, Status, SubmissionResult
@@ -57,16 +65,20 @@ class _PlannedCheck:
 
 
 class Grader:
-    """Grades submissions against one assignment. Holds the trusted reference; never student code."""
+    """Grades submissions against one assignment. Holds the expected outputs' source; never student code."""
 
-    def __init__(self, spec: AssignmentSpec, reference: Reference, executor: Executor, options: GradingOptions = GradingOptions()):
-        self.spec, self.reference, self.executor, self.options = spec, reference, executor, options
+    def __init__(self, spec: AssignmentSpec, expected: ExpectedSource, executor: Executor, options: GradingOptions = GradingOptions()):
+        self.spec, self.expected, self.executor, self.options = spec, expected, executor, options
         model_limits = spec.model.limits
         self.limits = Limits(
             call_timeout_s=model_limits.call_timeout_s,
             import_timeout_s=model_limits.import_timeout_s,
             total_timeout_s=model_limits.total_timeout_s,
             memory_bytes=model_limits.memory_mb * 1024**2,
+            cpu_s=model_limits.cpu_s,
+            file_size_bytes=model_limits.file_size_mb * 1024**2,
+            open_files=model_limits.open_files,
+            processes=model_limits.processes,
         )
 
     # ---- one submission ------------------------------------------------------------------
@@ -141,12 +153,26 @@ class Grader:
             plan.calls = [] if plan.blocked else self._formula_calls(prefix, check, plan.points)
         return plan
 
-    def _function_cases(self, submission: Submission, question: QuestionSpec, check: FunctionCheck) -> list[Case]:
+    def cases(self, question: QuestionSpec, check: FunctionCheck, student: str) -> list[Case]:
+        """Every case of a function check for this student (public ones are the same for all)."""
         ctx = NodeContext(self.spec.constants)
         cases = fixed_cases(check.cases, check.visibility, ctx)
         if check.generate is not None:
-            identity = CaseIdentity(self.spec.id, question.id, check.id, submission.id, self.options.salt)
+            identity = CaseIdentity(self.spec.id, question.id, check.id, student, self.options.salt)
             cases += generated_cases(check.generate, check.visibility, identity, self.spec.constants)
+        return cases
+
+    def formula_points(self, question: QuestionSpec, check: FormulaCheck, student: str) -> list[dict[str, int]]:
+        """The integer points a formula check is evaluated at (student-independent when public)."""
+        variables = list(check.domain.variables)
+        constraints = tuple(parse_expression(w, variables, allow_comparisons=True) for w in check.domain.where)
+        domain = IntegerDomain({n: (v.min, v.max) for n, v in check.domain.variables.items()}, constraints)
+        identity = CaseIdentity(self.spec.id, question.id, check.id, student, self.options.salt)
+        seed = identity.seed("points", check.visibility)
+        return formula_points(domain, grid_max=check.domain.grid_max, random_count=check.domain.random_count, large_max=check.domain.large_max, seed=seed)
+
+    def _function_cases(self, submission: Submission, question: QuestionSpec, check: FunctionCheck) -> list[Case]:
+        cases = self.cases(question, check, submission.id)
         parts = self.options.only.split("/")
         if len(parts) == 3:
             cases = [case for case in cases if case.id == parts[2]]
@@ -155,12 +181,7 @@ class Grader:
         return cases
 
     def _formula_points(self, submission: Submission, question: QuestionSpec, check: FormulaCheck) -> list[dict[str, int]]:
-        variables = list(check.domain.variables)
-        constraints = tuple(parse_expression(w, variables, allow_comparisons=True) for w in check.domain.where)
-        domain = IntegerDomain({n: (v.min, v.max) for n, v in check.domain.variables.items()}, constraints)
-        identity = CaseIdentity(self.spec.id, question.id, check.id, submission.id, self.options.salt)
-        seed = identity.seed("points", check.visibility)
-        return formula_points(domain, grid_max=check.domain.grid_max, random_count=check.domain.random_count, large_max=check.domain.large_max, seed=seed)
+        return self.formula_points(question, check, submission.id)
 
     @staticmethod
     def _formula_calls(prefix: str, check: FormulaCheck, points: list[dict[str, int]]) -> list[Call]:
@@ -207,6 +228,12 @@ class Grader:
             cases = [self._function_case(submission, plan, case, run.outcomes[call.id]) for case, call in zip(plan.cases, plan.calls)]
         else:
             cases = [self._formula_case(plan, run)]
+        if not blocked and not isinstance(check, FunctionCheck):
+            for case in cases:
+                if case.visibility != "public" and case.status != "passed":
+                    _hide_from_student(case, ", ".join(_student_names(check)))
+                elif case.status in ("failed", "error", "timeout"):
+                    case.replay = self._replay(submission, plan, "")
         score = check_score(cases, plan.max_score, check.credit)
         return CheckResult(
             check.id, check.kind, ", ".join(_student_names(check)), check.description, check.visibility,
@@ -217,21 +244,22 @@ class Grader:
 
     def _value_cases(self, plan: _PlannedCheck, outcome: CallOutcome) -> list[CaseResult]:
         check: ValueCheck = plan.spec
-        expected = self.reference.value(check.expected, check.name)
+        target = Target(plan.question.id, check.id)
+        expected = self.expected.expected_value(target, check.expected, check.name)
         problem = _outcome_problem(outcome, check.name)
         if problem is None and outcome.value is None:
             problem = ("missing", f"{check.name} is still None (the starter file's placeholder): give your answer")
         if isinstance(check.compare, NamesCompare):
-            return self._names_cases(check, outcome, expected, problem)
+            return self._names_cases(target, check, outcome, expected, problem)
         if problem:
             return [CaseResult("value", problem[0], check.visibility, problem[1], traceback=outcome.traceback)]
         verdict = compare(check.compare, outcome.value, expected, show_values=False, label=check.name)
         case = CaseResult("value", "passed" if verdict.passed else "failed", check.visibility, _prefixed(check.name, verdict.message), details=verdict.details)
         if not verdict.passed:
-            self._recognise(case, check, lambda mutant: self.reference.value(mutant.value), outcome.value)
+            self._recognise(case, check, lambda mutant: self.expected.expected_value(target.of_mutant(mutant.id), mutant.value), outcome.value)
         return [case]
 
-    def _names_cases(self, check: ValueCheck, outcome: CallOutcome, expected: dict, problem: tuple[Status, str] | None) -> list[CaseResult]:
+    def _names_cases(self, target: Target, check: ValueCheck, outcome: CallOutcome, expected: dict, problem: tuple[Status, str] | None) -> list[CaseResult]:
         if problem:
             return [CaseResult(key, problem[0], check.visibility, problem[1]) for key in expected]
         actual = outcome.value
@@ -246,7 +274,7 @@ class Grader:
             verdict = compare(check.compare, actual[key], wanted, show_values=False)
             case = CaseResult(key, "passed" if verdict.passed else "failed", check.visibility, _prefixed(f"{check.name}[{key!r}]", verdict.message))
             if not verdict.passed:
-                self._recognise(case, check, lambda mutant, k=key: self.reference.value(mutant.value).get(k), actual[key])
+                self._recognise(case, check, lambda mutant, k=key: self.expected.expected_value(target.of_mutant(mutant.id), mutant.value).get(k), actual[key])
             cases.append(case)
         return cases
 
@@ -254,27 +282,40 @@ class Grader:
 
     def _function_case(self, submission: Submission, plan: _PlannedCheck, case: Case, outcome: CallOutcome) -> CaseResult:
         check: FunctionCheck = plan.spec
+        target = Target(plan.question.id, check.id)
         result = CaseResult(case.id, "passed", case.visibility, seed=case.seed, description=case.description, categories=list(case.categories))
+        public = case.visibility == "public"
         problem = _outcome_problem(outcome, check.name)
+        expected: Any = None
         if problem:
             result.status, result.message, result.traceback = problem[0], problem[1], outcome.traceback
         else:
-            expected = self.reference.on_case(check.reference or check.name, case)
-            public = case.visibility == "public"
+            expected = self.expected.case_output(target, check.reference or check.name, case)
             verdict = compare(check.compare, outcome.value, expected, show_values=public and check.show_expected, label=check.name)
             result.details = verdict.details
             if not verdict.passed:
                 result.status = "failed"
                 result.message = f"{_call_text(check.name, case)}: {verdict.message}"
-                self._recognise(result, check, lambda mutant: self.reference.on_case(mutant.function, case), outcome.value)
-        if result.status in ("failed", "error", "timeout") and case.visibility == "public":
+                self._recognise(result, check, lambda mutant: self.expected.case_output(target.of_mutant(mutant.id), mutant.function, case), outcome.value)
+                if not public:  # the instructor's copy: the same comparison with every value shown
+                    full = compare(check.compare, outcome.value, expected, show_values=True, label=check.name)
+                    result.instructor["message"] = f"{_call_text(check.name, case, full=True)}: {full.message}"
+        if not public and result.status != "passed":
+            if expected is None:  # the instructor's copy shows what was expected even when the code raised
+                try:
+                    expected = self.expected.case_output(target, check.reference or check.name, case)
+                except ReferenceFailure:
+                    pass
+            result.instructor.update(_case_record(case, expected))
+            _hide_from_student(result, check.name, outcome)
+        if result.status in ("failed", "error", "timeout") and public:
             result.replay = self._replay(submission, plan, case.id)
         return result
 
     def _replay(self, submission: Submission, plan: _PlannedCheck, case_id: str) -> str:
         if not self.options.replay_prefix:
             return ""
-        target = f"{plan.question.id}/{plan.spec.id}/{case_id}"
+        target = f"{plan.question.id}/{plan.spec.id}" + (f"/{case_id}" if case_id else "")
         return f"{self.options.replay_prefix} {_quote(str(submission.path))} --only {target}"
 
     def _recognise(self, case: CaseResult, check: Any, mutant_output: Callable[[Any], Any], actual: Any) -> None:
@@ -297,12 +338,13 @@ class Grader:
         if isinstance(chosen, CaseResult):
             return chosen
         actual = chosen
-        expected = self._formula_values(check, check.expected.expression, check.expected.function, plan.points)
+        target = Target(plan.question.id, check.id)
+        expected = self._formula_values(target, check, check.expected.expression, check.expected.function, plan.points)
         verdict = compare_formula(plan.points, actual, expected)
         case = CaseResult("domain", "passed" if verdict.passed else "failed", check.visibility, verdict.message, details=verdict.details, description=check.description)
         if not verdict.passed:
             for mutant in check.mutants:
-                if matches_everywhere(actual, self._formula_values(check, mutant.expression, mutant.function, plan.points)):
+                if matches_everywhere(actual, self._formula_values(target.of_mutant(mutant.id), check, mutant.expression, mutant.function, plan.points)):
                     case.mistake, case.hint = mutant.id, mutant.hint.strip()
                     break
         return case
@@ -332,23 +374,36 @@ class Grader:
             return CaseResult("domain", "failed", check.visibility, f"{name} cannot be read: {exc}")
         return [_evaluate_point(expression, point) for point in points]
 
-    def _formula_values(self, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[Fraction]:
+    def _formula_values(self, target: Target, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[Fraction]:
         if expression is not None:
             parsed = parse_expression(expression, list(check.domain.variables))
             return [_exact(parsed.evaluate({k: Fraction(v) for k, v in p.items()})) for p in points]
-        return [_exact(self.reference.call(function, tuple(p[v] for v in check.domain.variables), {})) for p in points]
+        arguments = [tuple(p[v] for v in check.domain.variables) for p in points]
+        return [_exact(value) for value in self.expected.point_values(target, function, arguments)]
 
 
 # ---- helpers ---------------------------------------------------------------------------------
 
 
 def _read_source(path: Path) -> tuple[str, str]:
+    import os
+    import stat
+
+    # Never through a symlink (it could name the reference module or /dev/zero), never from a
+    # FIFO or a device (a read that never ends), never more than the limit (+1 to notice).
+    if path.is_symlink():
+        return "", f"{path.name} is a symbolic link; submit the file itself"
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return "", f"{path.name} is not a regular file"
+            data = file.read(MAX_SOURCE_BYTES + 1)
     except OSError as exc:
         return "", f"cannot read {path}: {exc.strerror}"
     if len(data) > MAX_SOURCE_BYTES:
-        return "", f"{path.name} is {len(data)} bytes; the limit is {MAX_SOURCE_BYTES}"
+        return "", f"{path.name} is {max(info.st_size, len(data))} bytes; the limit is {MAX_SOURCE_BYTES}"
     try:
         return data.decode("utf-8"), ""
     except UnicodeDecodeError as exc:
@@ -422,12 +477,84 @@ def _prefixed(name: str, message: str) -> str:
     return f"{name}: {message}" if message else ""
 
 
-def _call_text(name: str, case: Case) -> str:
-    if case.visibility != "public":
+def _call_text(name: str, case: Case, full: bool = False) -> str:
+    if case.visibility != "public" and not full:
         kinds = f" ({', '.join(case.categories)})" if case.categories else ""
         return f"{name} on a hidden case{kinds}"
     args = [_arg_text(a) for a in case.args] + [f"{k}={_arg_text(v)}" for k, v in case.kwargs.items()]
     return f"{name}({', '.join(args)})"
+
+
+# ---- hidden cases: what the student reads, what the instructor keeps ----------------------------
+
+_BUILTIN_EXCEPTIONS = frozenset(n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException))
+_HIDDEN_OUTCOME_TEXT = {  # the executor's outcome, in words that carry nothing the code chose
+    "timeout": "timed out",
+    "crashed": "the process crashed or was killed (a memory or CPU limit?)",
+    "skipped": "not run: an earlier call ended the process",
+    "unencodable": "returned something that is not plain data (numbers, arrays, lists)",
+    "malformed": "returned something that is not plain data (numbers, arrays, lists)",
+}
+_HIDDEN_FAILURE_TEXT = {
+    "values": "wrong values",
+    "shape": "the output has the wrong shape",
+    "type": "the output is not an array of numbers of the right kind",
+}
+
+
+def _hide_from_student(result: CaseResult, name: str, outcome: CallOutcome | None = None) -> None:
+    """Keep the full text for the instructor; leave the student a category-level message.
+
+    Nothing the submission controls is echoed (an exception's text or a traceback could carry
+    the hidden inputs), and nothing derived from the expected output beyond counts.
+    """
+    result.instructor.setdefault("message", result.message)
+    if result.traceback:
+        result.instructor["traceback"] = result.traceback
+    kinds = f" ({', '.join(result.categories)})" if result.categories else ""
+    where = f"{name} on a hidden case{kinds}" if result.categories or outcome is not None else f"{name} (hidden check)"
+    details = result.details or {}
+    if result.status == "failed":
+        failure = details.get("failure")
+        text = _HIDDEN_FAILURE_TEXT.get(str(failure), "wrong")
+        if failure == "values" and details.get("wrong_count") is not None:
+            text += f" ({details['wrong_count']} of {details.get('total')} entries differ)"
+        elif "wrong_count" in details and "points" in details:  # a formula
+            text = f"wrong at {details['wrong_count']} of {details['points']} points"
+        hints = [line.strip() for line in result.message.splitlines()[1:] if line.strip().startswith("hint:")]
+        result.message = "\n".join([f"{where}: {text}", *hints])
+    elif result.status in ("error", "timeout") and outcome is not None:
+        result.message = f"{where}: {_HIDDEN_OUTCOME_TEXT.get(outcome.status, 'the call failed')}"
+        if outcome.status == "error":
+            kind = (outcome.error or "").split(":", 1)[0].strip()
+            result.message = f"{where}: raised {kind if kind in _BUILTIN_EXCEPTIONS else 'an exception'}"
+    elif result.status in ("error", "timeout"):
+        result.message = f"{where}: {result.status}"
+    result.traceback = ""
+
+
+def _case_record(case: Case, expected: Any) -> dict[str, Any]:
+    """A hidden case in full, as JSON-ready data, for the instructor's copy of the result."""
+    record: dict[str, Any] = {"seed": case.seed, "variables": dict(case.variables), "args": _jsonable(list(case.args))}
+    if case.kwargs:
+        record["kwargs"] = _jsonable(case.kwargs)
+    if expected is not None:
+        record["expected"] = _jsonable(expected)
+    return record
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    return value if isinstance(value, (str, int, float, bool)) or value is None else repr(value)
 
 
 def _arg_text(value: Any) -> str:

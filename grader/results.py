@@ -1,9 +1,15 @@
-"""The one result model. Every writer (JSON, Markdown, CSV, terminal, later JUnit and Gradescope)
-reads these objects; none re-grades.
+"""The one result model. Every writer (JSON, Markdown, CSV, terminal, JUnit, GitHub, Classroom,
+Gradescope) reads these objects; none re-grades.
+
+Two audiences read it. The instructor's copy (result.json) holds everything, including
+`CaseResult.instructor`: the full message, inputs and expected output of a hidden case. What a
+student reads is `student_view(result)`: hidden cases keep only their category-level message
+(computed at grading time), never their inputs, expected values, seeds or details.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -25,6 +31,9 @@ class CaseResult:
     description: str = ""
     replay: str = ""  # a command that reruns exactly this case
     categories: list[str] = field(default_factory=list)  # what kind of input, e.g. "stride > 1"
+    # Instructor-only: for hidden cases, the full message, traceback, inputs and expected value.
+    # Student-facing writers go through student_view(), which drops it.
+    instructor: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,6 +83,10 @@ class SubmissionResult:
     stderr_tail: str = ""
     duration_s: float = 0.0
     gradable: bool = True
+    cache_key: str = ""  # what the result was graded from (grader.batch): reused while unchanged
+    # Public checks not run because a student bundle does not carry their answers ("1.1a/shape");
+    # they run at grading. Empty when grading with the reference.
+    withheld: list[str] = field(default_factory=list)
 
     def question(self, question_id: str) -> QuestionResult:
         for question in self.questions:
@@ -83,12 +96,27 @@ class SubmissionResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-    cache_key: str = ""  # what the result was graded from (grader.batch): reused while unchanged
-    # Public checks not run because a student bundle does not carry their answers ("1.1a/shape");
-    # they run at grading. Empty when grading with the reference.
-    withheld: list[str] = field(default_factory=list)
         data["score"], data["max_score"] = round(self.score, 4), round(self.max_score, 4)
         return data
+
+
+def student_view(result: SubmissionResult) -> SubmissionResult:
+    """A copy safe to show the student: no instructor-only detail, nothing about hidden inputs.
+
+    Hidden cases keep their status, points, category-level message, known-mistake hint and
+    categories; their seed (which would regenerate the inputs), details (expected shape),
+    traceback and instructor field are dropped. The submission's stdout/stderr tails are dropped
+    too: code can print the hidden inputs it was called with.
+    """
+    view = copy.deepcopy(result)
+    view.stdout_tail = view.stderr_tail = ""
+    for question in view.questions:
+        for check in question.checks:
+            for case in check.cases:
+                case.instructor = {}
+                if case.visibility != "public" or check.visibility != "public":
+                    case.seed, case.details, case.traceback, case.replay = None, {}, "", ""
+    return view
 
 
 def worst_status(statuses: list[Status]) -> Status:

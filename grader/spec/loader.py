@@ -3,6 +3,11 @@
 Every problem is reported as file:line: field: message, with how to fix it, and all problems of
 a spec are reported at once. Validation never imports the reference (no torch at start-up): the
 names it must define are checked on its source.
+
+A student bundle (grader.bundle) has no reference: `load_assignment(folder, bundle=True)` skips
+the reference's file and names (the bundle's expected outputs were computed from it when the
+bundle was made) and validates everything else as usual. Only the bundle loader asks for it;
+`grade` and `validate` always load a real assignment, reference included.
 """
 
 from __future__ import annotations
@@ -97,8 +102,11 @@ class AssignmentSpec:
         return digest.hexdigest()
 
 
-def load_assignment(folder: str | Path) -> AssignmentSpec:
-    """Load and validate; raises SpecError listing every problem."""
+def load_assignment(folder: str | Path, *, bundle: bool = False) -> AssignmentSpec:
+    """Load and validate; raises SpecError listing every problem.
+
+    bundle=True: a student bundle, which has no reference module (see the module docstring).
+    """
     root = Path(folder)
     if root.is_file() and root.name == ASSIGNMENT_FILE:
         root = root.parent
@@ -107,7 +115,7 @@ def load_assignment(folder: str | Path) -> AssignmentSpec:
         raise SpecError([SpecProblem(assignment_file, None, "", f"no {ASSIGNMENT_FILE} here: give the assignment's folder, e.g. problems/hw2")])
     assignment, lines = _load_model(assignment_file, m.Assignment)
     problems: list[SpecProblem] = []
-    reference_names = _reference_names(root, assignment, lines, problems)
+    reference_names = None if bundle else _reference_names(root, assignment, lines, problems)
     _check_file_exists(root / assignment.template, assignment_file, lines, ("template",), problems)
     constants = prepare_constants(assignment.constants)
     questions = []

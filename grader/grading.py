@@ -422,7 +422,7 @@ def _rule_violations(question: QuestionSpec, module: ModuleSource) -> dict[str, 
     for rule in question.question.forbid:
         violations += module.forbid(rule.functions, rule.names, rule.reason)
     for rule in question.question.require:
-        violations += module.require(rule.functions, rule.calls)
+        violations += module.require(rule.functions, rule.calls, rule.reason)
     blocked: dict[str, tuple[Status, str]] = {}
     for violation in violations:
         blocked.setdefault(violation.function, ("forbidden", violation.message))

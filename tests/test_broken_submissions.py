@@ -109,3 +109,12 @@ def test_a_batch_with_broken_submissions_still_grades_everyone(tmp_path):
     assert rows[-1].split(",")[-2] == "16"
     for name in ("exits", "raises", "syntax_error", "zoe"):
         assert (out / name / "result.json").is_file() and (out / name / "report.md").is_file()
+
+
+def test_require_rule_fails_a_function_that_bypasses_the_required_call(grade):
+    result = grade("avg_without_lp")
+    question = result.question("1.2d")
+    check = next(c for c in question.checks if c.name == "avg_pool_from_lp")
+    assert check.status == "forbidden" and check.score == 0
+    assert any("never calls lp_pool2d" in m and "express average pooling" in m for m in question.messages)
+    assert [c.status for c in question.checks if c.name != "avg_pool_from_lp"] == ["passed", "passed"]

@@ -9,6 +9,7 @@ reads that file and ignores RLIMIT_NPROC.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -256,3 +257,17 @@ def test_sweep_reaches_a_process_that_hides(tmp_path: Path) -> None:
     finally:
         if hider.poll() is None:
             hider.kill()
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("bwrap")),
+                    reason="needs root and bubblewrap")
+def test_a_runtime_under_tmp_is_not_hidden_by_the_private_tmp(tmp_path: Path) -> None:
+    """A checkout in /tmp with its .venv (as CI may make) must still start sandboxed workers."""
+    import subprocess
+    import venv
+
+    env_dir = tmp_path / ".venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False, symlinks=True).create(env_dir)
+    done = subprocess.run([str(env_dir / "bin" / "python"), "-m", "grader", "doctor"], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parent.parent, timeout=120)
+    assert "verdict: protected" in done.stdout, done.stdout + done.stderr

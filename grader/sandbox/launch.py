@@ -519,7 +519,9 @@ class _BwrapSession(Session):
                 nproc = user_task_count(os.getuid()) + int(limits.processes)
                 rlimits = rlimits_for(limits, nproc=nproc)
                 preexec = lambda: _apply_rlimits(rlimits)  # noqa: E731
-            argv = [iso.bwrap, *iso.base_args()]
+            # The private /tmp first: a runtime that lives under /tmp (a checkout in /tmp with its
+            # .venv) is then bound on top of it instead of being hidden by it.
+            argv = [iso.bwrap, *iso.base_args(), "--size", str(int(limits.tmp_bytes)), "--tmpfs", "/tmp"]
             for folder in layout.folders:
                 argv += ["--ro-bind", sources[folder], folder]
             for host, inside in iso.extra_binds:
@@ -528,7 +530,6 @@ class _BwrapSession(Session):
                      "--ro-bind", sources[str(protocol_file)], INSIDE_PROTOCOL,
                      "--ro-bind-data", str(submission_fd), inside_file,
                      "--proc", "/proc", "--dev", "/dev",
-                     "--size", str(int(limits.tmp_bytes)), "--tmpfs", "/tmp",
                      "--size", str(min(SHM_BYTES, int(limits.tmp_bytes))), "--tmpfs", "/dev/shm",
                      "--dir", workdir,
                      "--remount-ro", "/dev", "--remount-ro", "/",

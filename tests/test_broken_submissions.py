@@ -21,8 +21,8 @@ def grade(make_grader):
     grader = make_grader()
     grader.limits = Limits(call_timeout_s=3, import_timeout_s=8, total_timeout_s=60)
 
-    def run(name: str):
-        return grader.grade(Submission(name, BROKEN / f"{name}.py"))
+    def run(name: str, path: Path | None = None):
+        return grader.grade(Submission(name, path or BROKEN / f"{name}.py"))
 
     return run
 
@@ -111,8 +111,14 @@ def test_a_batch_with_broken_submissions_still_grades_everyone(tmp_path):
         assert (out / name / "result.json").is_file() and (out / name / "report.md").is_file()
 
 
-def test_require_rule_fails_a_function_that_bypasses_the_required_call(grade):
-    result = grade("avg_without_lp")
+def test_require_rule_fails_a_function_that_bypasses_the_required_call(grade, tmp_path):
+    # correct_numpy with one change: right values, but not computed through lp_pool2d.
+    source = (EXAMPLES / "correct_numpy.py").read_text()
+    bypass = source.replace("return lp_pool2d(x, LP_P_FOR_AVERAGE, kernel_size, stride) / (kh * kw)",
+                            "return avg_pool2d(x, kernel_size, stride)")
+    assert bypass != source
+    (tmp_path / "avg_without_lp.py").write_text(bypass)
+    result = grade("avg_without_lp", tmp_path / "avg_without_lp.py")
     question = result.question("1.2d")
     check = next(c for c in question.checks if c.name == "avg_pool_from_lp")
     assert check.status == "forbidden" and check.score == 0

@@ -8,6 +8,7 @@ reuses every result whose key still matches and grades only the rest; `force` re
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -74,6 +75,10 @@ def grade_batch(
     todo = [s for s in submissions if s.id not in done]
     progress = progress or Progress(len(todo), stream=None)
     progress.start(reused=len(done))
+    # The spec, the reference, numpy and torch live as long as the batch: out of the cyclic
+    # collector's sight, a full collection no longer costs ~20 ms per HW2 submission.
+    gc.collect()
+    gc.freeze()
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         futures = {pool.submit(_grade_and_write, spec, grader, s, out, keys[s.id]): s for s in todo}
         for future in as_completed(futures):

@@ -77,6 +77,14 @@ def _load(assignment: Path):
 
 
 def _executor(spec):
+    """The executor `grade` and `check` use: warm sandboxed workers (grader/executor/zygote.py)."""
+    from grader.executor.zygote import ZygoteExecutor
+
+    return ZygoteExecutor(module_name=Path(spec.model.submission_file).stem)
+
+
+def _fresh_executor(spec):
+    """A fresh sandboxed interpreter per submission (the baseline of bench/grade_class.py)."""
     from grader.executor import SubprocessExecutor
 
     return SubprocessExecutor(module_name=Path(spec.model.submission_file).stem)

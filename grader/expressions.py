@@ -40,6 +40,7 @@ lambda, assignment, keyword or extra arguments, empty or over-long input, nestin
 
 from __future__ import annotations
 
+import functools
 import keyword
 import math
 import numbers
@@ -60,9 +61,11 @@ MAX_EXPONENT = 64
 Value = Any
 
 # Every function the language knows; a parse allows only the ones it is given.
+# Values inside an evaluation are ints while they are whole numbers (the same values, much faster
+# than Fraction arithmetic) and Fractions otherwise; `Expression.evaluate` returns a Fraction.
 _FUNCTIONS: dict[str, Callable[[Fraction], Fraction]] = {
-    "floor": lambda x: Fraction(math.floor(x)),
-    "ceil": lambda x: Fraction(math.ceil(x)),
+    "floor": lambda x: math.floor(x),
+    "ceil": lambda x: math.ceil(x),
     "abs": abs,
 }
 _LOGIC_WORDS = ("and", "or", "not")
@@ -232,7 +235,8 @@ class _Number(_Node):
     value: Fraction
 
     def eval(self, env: Mapping[str, Fraction]) -> Value:
-        return self.value
+        value = self.value
+        return value.numerator if value.denominator == 1 else value
 
 
 @dataclass(frozen=True)
@@ -258,8 +262,8 @@ _ARITHMETIC: dict[str, Callable[[Fraction, Fraction], Fraction]] = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-    "//": lambda a, b: Fraction(a // b),
+    "/": lambda a, b: Fraction(a, b) if type(a) is int and type(b) is int else a / b,
+    "//": lambda a, b: a // b,
     "%": lambda a, b: a % b,
 }
 
@@ -287,7 +291,8 @@ class _Power(_Node):
     exponent: int
 
     def eval(self, env: Mapping[str, Fraction]) -> Value:
-        return self.base.eval(env) ** self.exponent
+        base = self.base.eval(env)
+        return (Fraction(base) if self.exponent < 0 else base) ** self.exponent
 
     def children(self) -> tuple[_Node, ...]:
         return (self.base,)
@@ -699,8 +704,15 @@ class Expression:
         missing = sorted(self.variables - env.keys())
         if missing:
             raise ExpressionError(f"no value given for {', '.join(missing)}", self.text)
-        values = {name: _as_fraction(env[name], name) for name in self.variables}
-        return self._root.eval(values)
+        values = {}
+        for name in self.variables:
+            value = env[name]
+            if type(value) is not int:
+                value = _as_fraction(value, name)
+                value = value.numerator if value.denominator == 1 else value
+            values[name] = value
+        result = self._root.eval(values)
+        return Fraction(result) if type(result) is int else result
 
     def evaluate_int(self, env: Mapping[str, int | Fraction]) -> int:
         """Like ``evaluate`` but the value must be a whole number; ExpressionError otherwise."""
@@ -736,11 +748,19 @@ def parse_expression(text: str, variables: Collection[str], *, allow_comparisons
 
     ``functions`` may name any of floor, ceil and abs. With ``allow_comparisons`` the text may
     also compare (``<``, ``<=``, ``>``, ``>=``, ``==``, ``!=``, chains) and use and/or/not.
+    Expressions are immutable: the same text over the same names is parsed once (a spec's
+    shapes and constraints are parsed again for every generated case of every student).
     """
     if not isinstance(text, str):
         raise TypeError(f"an expression must be a str, not {type(text).__name__}")
-    names = _ordered_names(variables)
-    allowed_functions = frozenset(functions)
+    return _parse_cached(text, tuple(_ordered_names(variables)), allow_comparisons,
+                         frozenset(functions))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str, names_tuple: tuple[str, ...], allow_comparisons: bool,
+                  allowed_functions: frozenset[str]) -> Expression:
+    names = list(names_tuple)
     _check_names(names, allowed_functions)
     if len(text) > MAX_LENGTH:
         raise ExpressionError(

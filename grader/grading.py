@@ -25,6 +25,7 @@ from grader.checkers.engine import compare, matches
 from grader.checkers.formula import PointValue, compare_formula, matches_everywhere
 from grader.executor import Call, CallOutcome, Executor, Limits, RunResult
 from grader.expected import ExpectedSource, ReferenceFailure, Target
+from grader.expected_cache import CachedExpected, Memo
 from grader.expressions import ExpressionError, parse_expression
 from grader.formula_domain import IntegerDomain, formula_points
 from grader.results import CaseResult, CheckResult, QuestionResult, Status, SubmissionResult
@@ -69,6 +70,9 @@ class Grader:
 
     def __init__(self, spec: AssignmentSpec, expected: ExpectedSource, executor: Executor, options: GradingOptions = GradingOptions()):
         self.spec, self.expected, self.executor, self.options = spec, expected, executor, options
+        # What is the same for every student (public cases, formula points, their expected
+        # outputs) is made once per class, not once per student (grader/expected_cache.py).
+        self.expected, self._memo = CachedExpected.wrap(expected), Memo()
         model_limits = spec.model.limits
         self.limits = Limits(
             call_timeout_s=model_limits.call_timeout_s,
@@ -150,11 +154,21 @@ class Grader:
             plan.calls = [] if plan.blocked else [Call(f"{prefix}/{case.id}", "call", check.name, case.args, case.kwargs) for case in plan.cases]
         else:
             plan.points = self._formula_points(submission, question, check)
-            plan.calls = [] if plan.blocked else self._formula_calls(prefix, check, plan.points)
+            if plan.blocked:
+                plan.calls = []
+            elif check.visibility != "hidden":  # the same points, so the same calls, for all
+                plan.calls = list(self._memo.get(("calls", prefix), lambda: self._formula_calls(prefix, check, plan.points)))
+            else:
+                plan.calls = self._formula_calls(prefix, check, plan.points)
         return plan
 
     def cases(self, question: QuestionSpec, check: FunctionCheck, student: str) -> list[Case]:
         """Every case of a function check for this student (public ones are the same for all)."""
+        if check.generate is None or (check.generate.visibility or check.visibility) != "hidden":
+            return list(self._memo.get(("cases", question.id, check.id), lambda: self._cases(question, check, student)))
+        return self._cases(question, check, student)
+
+    def _cases(self, question: QuestionSpec, check: FunctionCheck, student: str) -> list[Case]:
         ctx = NodeContext(self.spec.constants)
         cases = fixed_cases(check.cases, check.visibility, ctx)
         if check.generate is not None:
@@ -164,6 +178,11 @@ class Grader:
 
     def formula_points(self, question: QuestionSpec, check: FormulaCheck, student: str) -> list[dict[str, int]]:
         """The integer points a formula check is evaluated at (student-independent when public)."""
+        if check.visibility != "hidden":
+            return self._memo.get(("points", question.id, check.id), lambda: self._points(question, check, student))
+        return self._points(question, check, student)
+
+    def _points(self, question: QuestionSpec, check: FormulaCheck, student: str) -> list[dict[str, int]]:
         variables = list(check.domain.variables)
         constraints = tuple(parse_expression(w, variables, allow_comparisons=True) for w in check.domain.where)
         domain = IntegerDomain({n: (v.min, v.max) for n, v in check.domain.variables.items()}, constraints)
@@ -375,9 +394,14 @@ class Grader:
         return [_evaluate_point(expression, point) for point in points]
 
     def _formula_values(self, target: Target, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[Fraction]:
+        if check.visibility != "hidden":  # public points are the same for all: so are these
+            return self._memo.get(("values", target, expression, function), lambda: self._values_at(target, check, expression, function, points))
+        return self._values_at(target, check, expression, function, points)
+
+    def _values_at(self, target: Target, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[Fraction]:
         if expression is not None:
             parsed = parse_expression(expression, list(check.domain.variables))
-            return [_exact(parsed.evaluate({k: Fraction(v) for k, v in p.items()})) for p in points]
+            return [_exact(parsed.evaluate(p)) for p in points]  # ints: exact (grader.expressions)
         arguments = [tuple(p[v] for v in check.domain.variables) for p in points]
         return [_exact(value) for value in self.expected.point_values(target, function, arguments)]
 
@@ -459,7 +483,7 @@ def _point_value(item: Any) -> PointValue:
 
 def _evaluate_point(expression: Any, point: dict[str, int]) -> PointValue:
     try:
-        return PointValue(expression.evaluate({k: Fraction(v) for k, v in point.items()}))
+        return PointValue(expression.evaluate(point))  # ints: exact, and faster than Fractions
     except ZeroDivisionError:
         return PointValue(error="ZeroDivisionError: division by zero")
 

@@ -32,6 +32,12 @@ def as_exact(value: Any) -> Fraction | None:
 
 
 def values_equal(actual: Any, expected: Fraction) -> bool:
+    if type(actual) is Fraction and actual.denominator == 1:
+        actual = actual.numerator
+    if expected.denominator == 1 and (type(actual) is int or type(actual) is float and actual.is_integer()):
+        # The common case, in integers (the same test as below, without Fraction arithmetic).
+        difference = abs(int(actual) - expected.numerator)
+        return difference == 0 or difference * 10**9 <= max(1, abs(expected.numerator))
     exact = as_exact(actual)
     if exact is None:
         return False

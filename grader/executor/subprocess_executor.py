@@ -187,7 +187,10 @@ class _Child:
                     return protocol.decode_frame(payload)
                 ready = self._wait(self.selector, deadline)
                 if "response" in ready and not self._read_available():
-                    raise _ChildGone()
+                    payload = self.decoder.next_payload()  # its last frame came with the end
+                    if payload is None:
+                        raise _ChildGone()
+                    return protocol.decode_frame(payload)
                 if "exit" in ready:
                     # It may have written its answer just before dying: take what is there.
                     self._read_available()
@@ -317,6 +320,10 @@ class _Malformed(Exception):
 
 def _decoded_outcome(outcome_id: str, reply: Any) -> CallOutcome:
     """A CallOutcome from one reply dict ({"status", "value"?, "error"?, "traceback"?})."""
+    if type(reply) is dict and len(reply) == 2 and reply.get("status") == "ok":
+        value = reply.get("value")
+        if type(value) is int or type(value) is str:  # a map's usual item: nothing to decode
+            return CallOutcome(outcome_id, "ok", value=value)
     if not isinstance(reply, dict) or reply.get("status") not in WORKER_STATUSES:
         raise _Malformed("a reply without a valid status")
     status = reply["status"]

@@ -309,32 +309,40 @@ def _close_other_descriptors(keep: set[int]) -> None:
 
 def main(argv: list[str]) -> int:
     args = _parse_args(argv)
-    _close_other_descriptors(keep={0, 1, 2, args.requests, args.responses})
-    for fd in (args.requests, args.responses):
+    return serve(args.submission, args.module_name, args.requests, args.responses)
+
+
+def serve(submission: str, module_name: str, requests: int, responses: int) -> int:
+    """Import the submission, say so, answer requests until end of stream: the exit code.
+
+    Also the child side of the warm worker: zygote_server.py calls it in each forked child.
+    """
+    _close_other_descriptors(keep={0, 1, 2, requests, responses})
+    for fd in (requests, responses):
         os.set_inheritable(fd, False)  # the student's own subprocesses do not get them
-    submission = os.path.abspath(args.submission)
+    submission = os.path.abspath(submission)
     tracebacks = StudentTraceback(submission)
     try:
-        module = import_submission(submission, args.module_name)
+        module = import_submission(submission, module_name)
     except Exception as exc:  # noqa: BLE001 - SystemExit/os._exit: the parent sees the exit
         _flush_student_streams()
         event = {"event": "import_error", "error": error_line(exc)}
-        protocol.write_frame(args.responses, {**event, "traceback": tracebacks.format(exc)})
+        protocol.write_frame(responses, {**event, "traceback": tracebacks.format(exc)})
         return 0
     _limit_torch_threads()
     _flush_student_streams()
-    protocol.write_frame(args.responses, {"event": "ready"})
-    server = Server(module, args.module_name, tracebacks)
+    protocol.write_frame(responses, {"event": "ready"})
+    server = Server(module, module_name, tracebacks)
     while True:
         try:
-            request = protocol.read_frame(args.requests)
+            request = protocol.read_frame(requests)
         except protocol.ProtocolError:
             return 3  # the stream is out of step; the parent will see the exit
         if request is None:
             return 0  # the parent is done with us
         response = server.handle(request)
         _flush_student_streams()
-        _send(args.responses, {"id": request.get("id"), **response})
+        _send(responses, {"id": request.get("id"), **response})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,917 @@
+"""Warm workers (zygotes), trusted side: one sandboxed process per slot forks a child per run.
+
+A fresh interpreter per submission spends 1.2-3 s importing torch (0.2 s for numpy alone);
+forking a child from a process that imported numpy and torch already costs a few milliseconds. ``ZygoteExecutor`` keeps
+such a process (zygote_server.py) in each concurrent slot, started through the same isolation
+as every worker (grader/sandbox/: bubblewrap, the slot's uid, rlimits, private /tmp, PID
+namespace, --die-with-parent), and asks it for one child per run; it then talks to that child
+exactly as SubprocessExecutor talks to a fresh worker (the same _Run: framing, per-call
+timeouts, restarts, skips, fail closed).
+
+What the zygote may hold, and why this stays as strong as a fresh sandbox per run
+-------------------------------------------------------------------------------
+- It is started by exec (bwrap, then ``python -I``), never forked from this process, which holds
+  the reference and the expected outputs. It never receives them, nor hidden cases, the salt or
+  even a submission's source: the source goes as a sealed memfd that only the child reads; the
+  calls' inputs and the results go over the child's own pipes, never through the zygote.
+- Children of one zygote share its namespaces, so between two children the zygote (PID 1 of its
+  PID namespace) kills every other process in it, reaps them, empties /tmp and /dev/shm,
+  removes System V IPC objects and clears the uid's keyrings; children cannot create POSIX
+  message queues (RLIMIT_MSGQUEUE = 0) nor use keyrings (seccomp). A child cannot kill the
+  zygote (the kernel drops SIGKILL sent to a namespace's init from inside), ptrace it or read
+  its memory (not dumpable). A run is over once its child closed its pipe and its output
+  after the last answer; the zygote reaps it and does all of the above before it reads the
+  next spawn request, so the next child (of any student) starts only from a clean state.
+- A call that outlives its limit: the grader asks the zygote to kill the child; if the zygote
+  does not answer within KILL_ANSWER_S (or died), the grader kills the whole sandbox (bwrap and,
+  with it, the PID namespace; then the uid sweep) and the run goes on in a child of a fresh
+  zygote. Any misstep of a zygote (a malformed message, an unclean cleanup, a second thread)
+  retires it the same way; a zygote is also retired after RECYCLE_AFTER children.
+- Where the probe found no sandbox (``none``), the zygote is a plain local process and says
+  so, as the plain worker does: not a security boundary. Off Linux, and for memory limits too
+  small to hold torch's address space in every child, runs go to SubprocessExecutor.
+
+Where the time goes, and what was done about it (bench/grade_class.py)
+----------------------------------------------------------------------
+- fork(): one page-table entry per 4 KiB page the zygote touched (~37,000 after torch): 8-12
+  ms here. The zygote backs its heap with 2 MiB pages (MADV_COLLAPSE) once it has imported
+  everything: 1.5-3 ms. Lazy imports a child would pay (numpy.random: 18 ms; sympy, which
+  autograd's backward() imports: 0.65 s) are done once, in the zygote.
+- The child's exit (tearing down that address space) is not waited for: see `stop()`.
+- Requests are pipelined (see _ZygoteRun) and encoded once for every student (_Request).
+- A pool's first run goes to a fresh worker (a zygote pays off from the second run).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from collections import OrderedDict
+from typing import IO, Any, Hashable, Sequence
+
+import numpy as np
+
+from grader.sandbox import Isolation, SandboxUnavailable
+from grader.sandbox.launch import open_submission, rlimits_for, user_task_count
+
+from . import protocol
+from .base import Call, ExecutorError, Limits, RunResult
+from .subprocess_executor import (
+    GRACEFUL_EXIT_S,
+    PROTOCOL_PATH,
+    WORKER_PATH,
+    SubprocessExecutor,
+    _Child,
+    _ChildGone,
+    _child_env,
+    _describe_exit,
+    _encode_requests,
+    _launch,
+    _read_tail,
+    _remove_tree,
+    _Run,
+    _Timeout,
+)
+
+ZYGOTE_SERVER_PATH = Path(__file__).with_name("zygote_server.py")
+RECYCLE_AFTER = 1000  # children per zygote, then a fresh one
+REPLACE_AHEAD = 50  # its replacement starts in the background this many children before
+START_TIMEOUT_S = 120.0  # a zygote imports numpy and torch: seconds on a busy machine
+ANSWER_TIMEOUT_S = 10.0  # a spawn request answered within this, or the zygote is retired
+KILL_ANSWER_S = 8.0  # "exited" after a kill: the zygote's reap and wipe budgets (3 s + 3 s)
+ZYGOTE_CPU_S = 3600  # RLIMIT_CPU of the zygote itself (its children get the run's own)
+MIN_MEMORY_BYTES = 1536 * 1024**2  # below this a child could not allocate past torch's mappings
+MAX_ZYGOTE_STARTS_PER_RUN = 3
+MAX_MESSAGE = 1 << 16
+FRAME_CACHE_BYTES = 64 * 1024**2  # encoded requests kept for the next student (public cases)
+F_GETPIPE_SZ = 1032
+MFD_SEALS = (getattr(fcntl, "F_SEAL_SEAL", 1) | getattr(fcntl, "F_SEAL_SHRINK", 2)
+             | getattr(fcntl, "F_SEAL_GROW", 4) | getattr(fcntl, "F_SEAL_WRITE", 8))
+
+# Zygotes are started from this one long-lived thread: bubblewrap's --die-with-parent follows the
+# thread that started it, and batch grading runs in pool threads that come and go.
+_LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-zygote-launcher")
+
+
+class ZygoteUnavailable(Exception):
+    """A zygote could not be started or stopped answering (it is then destroyed)."""
+
+
+def supported() -> bool:
+    """Whether this platform has what the zygote needs (fork, descriptor passing, memfd)."""
+    return (sys.platform.startswith("linux") and hasattr(socket, "send_fds")
+            and hasattr(os, "memfd_create") and hasattr(fcntl, "F_ADD_SEALS"))
+
+
+# --------------------------------------------------------------------------- one zygote
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a zygote is launched with; a run fits it when its limits fit under these."""
+
+    memory_bytes: int
+    file_size_bytes: int
+    open_files: int
+    processes: int
+    tmp_bytes: int
+
+    @classmethod
+    def of(cls, limits: Limits) -> "_Shape":
+        return cls(int(limits.memory_bytes), int(limits.file_size_bytes), int(limits.open_files),
+                   int(limits.processes), int(limits.tmp_bytes))
+
+    def launch_limits(self) -> Limits:
+        # The zygote's hard limits bound its children's: the run's own values, a generous CPU
+        # limit for the zygote itself, and one process more for the zygote (as PID 1 it takes
+        # the place of the fresh worker; bwrap counts in both).
+        return Limits(cpu_s=ZYGOTE_CPU_S, memory_bytes=self.memory_bytes,
+                      file_size_bytes=self.file_size_bytes, open_files=self.open_files,
+                      processes=self.processes + 1, tmp_bytes=self.tmp_bytes)
+
+
+class _Zygote:
+    """One zygote process (in its sandbox) and the trusted end of its control socket."""
+
+    def __init__(self, isolation: Isolation, python: str, shape: _Shape) -> None:
+        self.isolation = isolation
+        self.python = python
+        self.shape = shape
+        self.serial = 0
+        self.children = 0
+        self.broken = ""  # why it may not be used any more
+        self.proc: Any = None
+        self.sock: socket.socket | None = None
+        self.session: Any = None
+        self.stack = contextlib.ExitStack()
+        self.log: IO[bytes] | None = None
+        self.info: dict[str, Any] = {}
+        self.max_child_rss_kb = 0
+        self.pending = False  # a finished child's "exited" report is still to come
+        self.replaced = False  # its successor was started ahead of its retirement
+
+    # -- life
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.destroy("it did not start")
+            raise
+
+    def _start(self) -> None:
+        self.log = tempfile.TemporaryFile(prefix="grader-zygote-")
+        self.session = self.stack.enter_context(self.isolation.session())
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock = ours
+        try:
+            launch = self.session.launch(
+                self.python, ZYGOTE_SERVER_PATH, PROTOCOL_PATH, WORKER_PATH, "worker",
+                ["--control", str(theirs.fileno())], (theirs.fileno(),),
+                self.shape.launch_limits(), _child_env)
+            try:
+                log_fd = self.log.fileno()
+                self.proc = _LAUNCHER.submit(_launch, launch, stdout=log_fd, stderr=log_fd).result()
+            finally:
+                launch.spawned()
+        except SandboxUnavailable as exc:
+            raise ZygoteUnavailable(str(exc)) from exc
+        except OSError as exc:
+            raise ZygoteUnavailable(f"cannot start it: {exc}") from exc
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        message = self._receive(time.monotonic() + START_TIMEOUT_S)
+        if message is None or message.get("event") != "ready":
+            error = (message or {}).get("error") or "it ended while importing numpy and torch"
+            raise ZygoteUnavailable(f"{error}{self._log_tail()}")
+        self.info = message
+
+    def destroy(self, why: str) -> None:
+        """Kill the whole sandbox (bwrap; the PID namespace goes with it), sweep, free the slot."""
+        self.broken = self.broken or why
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            for kill in (os.killpg, os.kill):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            with contextlib.suppress(Exception):
+                self.session.after_child()  # every process of the slot's uid, if it has one
+        with contextlib.suppress(Exception):
+            self.stack.close()  # leaves the isolation session: sweep and release the slot
+        for closable in (self.sock, self.log):
+            if closable is not None:
+                with contextlib.suppress(OSError):
+                    closable.close()
+        self.sock = self.log = None
+
+    @property
+    def usable(self) -> bool:
+        return not self.broken and self.sock is not None
+
+    def _log_tail(self) -> str:
+        if self.log is None:
+            return ""
+        try:
+            text = _read_tail(self.log, 2000).strip()
+        except OSError:
+            return ""
+        return f"; its output: {text}" if text else ""
+
+    # -- messages
+
+    def _receive(self, deadline: float) -> dict[str, Any] | None:
+        """The zygote's next message; None once it ended. Raises TimeoutError at `deadline`."""
+        assert self.sock is not None
+        while True:
+            try:
+                data, fds, _flags, _address = socket.recv_fds(self.sock, MAX_MESSAGE, 4)
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError() from None
+                select.select([self.sock], [], [], remaining)
+                continue
+            except OSError:
+                data, fds = b"", []
+            for fd in fds:  # it has no reason to send any
+                os.close(fd)
+            if not data:
+                self.broken = self.broken or "it ended"
+                return None
+            try:
+                message = json.loads(data)
+            except ValueError:
+                message = None
+            if not isinstance(message, dict):
+                self.broken = "it sent a malformed message"
+                return None
+            return message
+
+    def _send(self, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
+        assert self.sock is not None
+        data = json.dumps(message).encode()
+        deadline = time.monotonic() + ANSWER_TIMEOUT_S
+        while True:
+            try:
+                if fds:
+                    socket.send_fds(self.sock, [data], list(fds))
+                else:
+                    self.sock.send(data)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ZygoteUnavailable("it stopped reading its requests") from None
+                select.select([], [self.sock], [], max(0.0, deadline - time.monotonic()))
+            except OSError as exc:
+                raise ZygoteUnavailable(f"it ended ({exc.strerror})") from exc
+
+    # -- children
+
+    def spawn(self, module_name: str, limits: Limits, mode: str, fds: Sequence[int]) -> int:
+        """Fork a child for one worker: its serial. Raises ZygoteUnavailable."""
+        if not self.usable:
+            raise ZygoteUnavailable(self.broken or "it is closed")
+        self.serial += 1
+        if mode == "bwrap+uid":
+            nproc: int | None = int(limits.processes) + 1
+        elif mode == "bwrap":
+            nproc = user_task_count(os.getuid()) + int(limits.processes)
+        else:
+            nproc = None
+        ceiling = self.shape.launch_limits()
+        rlimits = [(which, min(value, _ceiling_of(which, ceiling, value)))
+                   for which, value in rlimits_for(limits, nproc=nproc)]
+        message = {"op": "spawn", "serial": self.serial, "module_name": module_name,
+                   "rlimits": rlimits, "env": _child_env("/"), "seccomp": True}
+        try:
+            self._send(message, fds)
+            deadline = time.monotonic() + ANSWER_TIMEOUT_S + (KILL_ANSWER_S if self.pending else 0)
+            while True:
+                reply = self._receive(deadline)
+                if reply is None or reply.get("event") != "exited":
+                    break
+                self._exited(reply)  # of a child whose run ended without waiting for it
+            self.pending = False
+        except TimeoutError:
+            self.destroy(f"it did not answer a spawn request within {ANSWER_TIMEOUT_S:g} s")
+            raise ZygoteUnavailable(self.broken) from None
+        except ZygoteUnavailable as exc:
+            self.destroy(str(exc))
+            raise
+        if reply is None:
+            self.destroy(self.broken or "it ended")
+            raise ZygoteUnavailable(f"{self.broken}{self._log_tail()}")
+        if reply.get("event") == "spawned" and reply.get("serial") == self.serial:
+            self.children += 1
+            return self.serial
+        error = reply.get("error") if reply.get("event") == "spawn_failed" else None
+        self.destroy(str(error or "it answered a spawn request with something else"))
+        raise ZygoteUnavailable(self.broken)
+
+    def kill_child(self, serial: int) -> None:
+        if self.usable:
+            with contextlib.suppress(ZygoteUnavailable):
+                self._send({"op": "kill", "serial": serial})
+
+    def wait_exit(self, serial: int, deadline: float) -> dict[str, Any] | None:
+        """The child's "exited" report (None if not by `deadline`); a dead zygote's child is dead."""
+        if not self.usable:
+            return {"returncode": -signal.SIGKILL, "cpu_s": 0.0, "clean": False}
+        while True:
+            try:
+                message = self._receive(deadline)
+            except TimeoutError:
+                return None
+            if message is None:
+                return {"returncode": -signal.SIGKILL, "cpu_s": 0.0, "clean": False}
+            if message.get("event") != "exited" or message.get("serial") != serial:
+                continue  # nothing else is expected while a child lives; stale otherwise
+            self._exited(message)
+            return message
+
+    def _exited(self, message: dict[str, Any]) -> None:
+        if not message.get("clean", False):
+            self.broken = f"it could not clean up after a run: {message.get('why') or '?'}"
+        rss = message.get("maxrss_kb")
+        if isinstance(rss, int):
+            self.max_child_rss_kb = max(self.max_child_rss_kb, rss)
+
+
+def _ceiling_of(which: int, ceiling: Limits, default: int) -> int:
+    import resource
+
+    table = {resource.RLIMIT_CPU: ceiling.cpu_s, resource.RLIMIT_AS: ceiling.memory_bytes,
+             resource.RLIMIT_FSIZE: ceiling.file_size_bytes,
+             resource.RLIMIT_NOFILE: ceiling.open_files, resource.RLIMIT_NPROC: ceiling.processes}
+    return int(table.get(which, default))
+
+
+# --------------------------------------------------------------------------- one child
+
+
+class _ZygoteChild(_Child):
+    """A child of a zygote, seen like a fresh worker by _Run (send, receive, kill, ...)."""
+
+    def __init__(self, zygote: _Zygote, serial: int, request_fd: int, response_fd: int,
+                 cpu_limit_s: float) -> None:
+        import selectors
+
+        self.zygote = zygote
+        self.serial = serial
+        self.cpu_limit_s = cpu_limit_s
+        self.signal_exit_codes = False
+        self.cpu_s = 0.0
+        self.returncode: int | None = None
+        self.exit: dict[str, Any] | None = None
+        self.request_fd = request_fd
+        self.response_fd = response_fd
+        os.set_blocking(request_fd, False)
+        os.set_blocking(response_fd, False)
+        self.decoder = protocol.FrameDecoder()
+        self.selector = selectors.DefaultSelector()
+        assert zygote.sock is not None
+        # The zygote reports the child's exit on its socket: that is this child's "exit" event.
+        self.pidfd = zygote.sock.fileno()
+        self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
+        self.reaped = False
+        self.sent_ahead: dict[int, int] = {}  # id(request) -> frame bytes, sent before its turn
+        try:  # requests sent ahead stay within half the pipe: such a write never blocks
+            self.ahead_budget = fcntl.fcntl(request_fd, F_GETPIPE_SZ) // 2
+        except OSError:
+            self.ahead_budget = 2048
+
+    def send(self, message: dict[str, Any], deadline: float) -> None:
+        """As a fresh worker's, with the frame encoded once (see _Request)."""
+        frame = message.frame if isinstance(message, _Request) else protocol.encode_frame(message)
+        data = memoryview(frame)
+        while data:
+            try:
+                written = os.write(self.request_fd, data)
+            except BlockingIOError:
+                written = 0
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                raise _ChildGone() from exc
+            data = data[written:]
+            if data:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _Timeout()
+                select.select([], [self.request_fd], [], remaining)
+
+    def has_exited(self) -> bool:
+        if self.exit is None:
+            self.exit = self.zygote.wait_exit(self.serial, time.monotonic())
+        return self.exit is not None
+
+    def _wait_for_exit(self, seconds: float) -> bool:
+        if self.exit is None:
+            self.exit = self.zygote.wait_exit(self.serial, time.monotonic() + seconds)
+        return self.exit is not None
+
+    def kill(self) -> str:
+        if not self.reaped:
+            if self.exit is None:
+                self.zygote.kill_child(self.serial)
+                self.exit = self.zygote.wait_exit(self.serial, time.monotonic() + KILL_ANSWER_S)
+            if self.exit is None:
+                self.zygote.destroy(f"it did not report a killed child within {KILL_ANSWER_S:g} s")
+                self.exit = {"returncode": -signal.SIGKILL, "cpu_s": 0.0}
+            returncode, cpu_s = self.exit.get("returncode"), self.exit.get("cpu_s")
+            self.returncode = returncode if isinstance(returncode, int) else -signal.SIGKILL
+            self.cpu_s = float(cpu_s) if isinstance(cpu_s, (int, float)) else 0.0
+            self.reaped = True
+        self._close_fds()
+        return _describe_exit(self.returncode, self.cpu_s, self.cpu_limit_s)
+
+    def stop(self) -> None:
+        """End of the run: end of requests; done once the child closed its pipe and output.
+
+        The child closes them after its last answer and before its exit, which (tearing down
+        an address space the size of torch's) takes longer than the rest of a run: the zygote
+        reaps it, kills whatever it left and cleans up while the grader goes on, and reports
+        before it forks the next child. A child that does not close its end in time is
+        killed and waited for, as by SubprocessExecutor. Outside a sandbox (where the
+        child's folder is a host folder) the run always waits for the cleanup.
+        """
+        with contextlib.suppress(OSError):
+            os.close(self.request_fd)
+        self.request_fd = -1
+        if self.zygote.info.get("sandboxed") and self._closed_by_child(GRACEFUL_EXIT_S):
+            self.zygote.pending = True
+            self.reaped = True
+            self._close_fds()
+            return
+        self._wait_for_exit(GRACEFUL_EXIT_S)
+        self.kill()
+
+    def _closed_by_child(self, seconds: float) -> bool:
+        """Whether the child closed the response pipe (read to its end) within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if not os.read(self.response_fd, 1 << 16):
+                    return True
+                continue  # a reply nobody asked for: ignored, as the run is over
+            except BlockingIOError:
+                pass
+            except OSError:
+                return False
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            ready, _, _ = select.select([self.response_fd, self.pidfd], [], [], remaining)
+            if self.pidfd in ready and self.has_exited():
+                return False  # it exited (or the zygote ended): report that way
+
+    def _close_fds(self) -> None:
+        with contextlib.suppress(Exception):
+            self.selector.close()
+        for fd in (self.request_fd, self.response_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.request_fd = self.response_fd = -1
+
+
+# --------------------------------------------------------------------------- pools and runs
+
+
+class _Pool:
+    """The idle zygotes of one isolation; a run leases one (or a new one) for its duration."""
+
+    def __init__(self, isolation: Isolation, python: str) -> None:
+        self.isolation = isolation
+        self.python = python
+        self.lock = threading.Lock()
+        self.idle: list[_Zygote] = []
+        self.closed = False
+        self.ever_ready = False
+        self.started = 0
+        self.runs = 0  # runs asked of this pool (the first goes to a fresh worker, see run())
+        self.unavailable = ""  # why no zygote ever started here: runs go to fresh workers
+        self.max_child_rss_kb = 0
+        self.zygote_info: dict[str, Any] = {}
+
+    def first_run(self) -> bool:
+        with self.lock:
+            self.runs += 1
+            return self.runs == 1
+
+    def prestart(self, shape: _Shape, count: int) -> None:
+        """Start zygotes until `count` are idle, in parallel (a batch about to begin)."""
+        with self.lock:
+            missing = count - sum(1 for z in self.idle if z.shape == shape)
+        if missing <= 0:
+            return
+        with ThreadPoolExecutor(max_workers=missing) as starters:
+            started = list(starters.map(lambda _: self.take(shape), range(missing)))
+        for zygote in started:
+            self.give_back(zygote)
+
+    def take(self, shape: _Shape) -> _Zygote:
+        """An idle zygote for `shape` (the oldest: its spare waits until it retires), or a new one."""
+        with self.lock:
+            fitting = [z for z in self.idle if z.shape == shape]
+            if fitting:
+                zygote = max(fitting, key=lambda z: z.children)
+                self.idle.remove(zygote)
+                return zygote
+        return self.take_new(shape)
+
+    def take_new(self, shape: _Shape) -> _Zygote:
+        zygote = _Zygote(self.isolation, self.python, shape)
+        try:
+            zygote.start()
+        except ZygoteUnavailable as exc:
+            if not self.ever_ready:  # never worked here: the machine's problem, not a student's
+                raise ExecutorError(f"cannot start the warm worker: {exc}") from exc
+            raise
+        with self.lock:
+            self.ever_ready = True
+            self.started += 1
+            self.zygote_info = zygote.info
+        return zygote
+
+    def give_back(self, zygote: _Zygote) -> None:
+        with self.lock:
+            self.max_child_rss_kb = max(self.max_child_rss_kb, zygote.max_child_rss_kb)
+            keep = zygote.usable and zygote.children < RECYCLE_AFTER and not self.closed
+            replace = (keep and not zygote.replaced
+                       and zygote.children >= RECYCLE_AFTER - REPLACE_AHEAD)
+            if keep:
+                zygote.replaced = zygote.replaced or replace
+                self.idle.append(zygote)
+        if replace:  # its successor imports torch meanwhile, so no run waits for that
+            threading.Thread(target=self._start_spare, args=(zygote.shape,), daemon=True,
+                             name="grader-zygote-spare").start()
+        if not keep:
+            zygote.destroy("recycled" if zygote.usable else zygote.broken)
+
+    def _start_spare(self, shape: _Shape) -> None:
+        try:
+            spare = self.take_new(shape)
+        except (ZygoteUnavailable, ExecutorError):
+            return
+        self.give_back(spare)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed, idle, self.idle = True, self.idle, []
+        for zygote in idle:
+            zygote.destroy("closed")
+
+
+class _Lease:
+    """What a _Run sees as its session: the zygote it spawns children from, replaced if broken."""
+
+    def __init__(self, pool: _Pool, shape: _Shape) -> None:
+        self.pool = pool
+        self.shape = shape
+        self.zygote: _Zygote | None = None
+        self.starts = 0
+
+    def spawn(self, module_name: str, limits: Limits, fds: Sequence[int]) -> tuple[_Zygote, int]:
+        while True:
+            if self.zygote is not None and not self.zygote.usable:
+                self.zygote.destroy(self.zygote.broken)
+                self.zygote = None
+            if self.zygote is None:
+                if self.starts >= MAX_ZYGOTE_STARTS_PER_RUN:
+                    raise ZygoteUnavailable(f"the warm worker failed {self.starts} times in this run")
+                self.starts += 1
+                self.zygote = self.pool.take(self.shape)
+            try:
+                return self.zygote, self.zygote.spawn(module_name, limits, self.pool.isolation.mode, fds)
+            except ZygoteUnavailable:
+                if self.starts >= MAX_ZYGOTE_STARTS_PER_RUN:
+                    raise
+
+    def after_child(self) -> None:
+        """The zygote cleans up after each child before it reports the exit: nothing to do."""
+
+    def release(self) -> None:
+        zygote, self.zygote = self.zygote, None
+        if zygote is not None:
+            self.pool.give_back(zygote)
+
+
+class _ZygoteRun(_Run):
+    """A _Run whose children come from a zygote instead of a fresh interpreter each.
+
+    Requests are pipelined: with each call's request go the next ones, as long as they fit in
+    half the pipe, so the child goes from one call to the next without waiting for the grader
+    to read an answer and write the next request. Nothing else changes: the answers are read
+    in order, each call's wall-clock limit starts when the grader starts waiting for it (the
+    child starts it at about that moment, having just written the previous answer), and a
+    child that times out, crashes or goes out of step is killed with whatever was sent ahead
+    to it; the next child is sent those requests again.
+    """
+
+    session: _Lease
+    queue: list[dict[str, Any]]
+    calls: dict[int, Call]
+    positions: dict[int, int]
+
+    def plan(self, calls: Sequence[Call], requests: list[dict[str, Any]]) -> None:
+        self.queue = requests
+        self.calls = {id(request): call for call, request in zip(calls, requests)}
+        self.positions = {id(request): index for index, request in enumerate(requests)}
+
+    def _deliver(self, request: dict[str, Any], deadline: float) -> _Child | None:
+        child = self.child
+        if isinstance(child, _ZygoteChild) and child.sent_ahead.pop(id(request), None) is not None:
+            self._send_ahead(child, request, deadline)
+            return child
+        delivered = super()._deliver(request, deadline)
+        if isinstance(delivered, _ZygoteChild):
+            self._send_ahead(delivered, request, deadline)
+        return delivered
+
+    def _send_ahead(self, child: _ZygoteChild, request: dict[str, Any], deadline: float) -> None:
+        in_flight = sum(child.sent_ahead.values()) + len(getattr(request, "frame", b""))
+        for later in self.queue[self.positions[id(request)] + 1:]:
+            if id(later) in child.sent_ahead:
+                in_flight += 0
+                continue
+            call = self.calls[id(later)]
+            if self.blocked is not None:
+                return
+            if call.name in self.failed_names:
+                continue  # never exchanged: skipped at its turn
+            size = len(later.frame) if isinstance(later, _Request) else None
+            if size is None or in_flight + size > child.ahead_budget:
+                return
+            try:
+                child.send(later, deadline)
+            except (_ChildGone, _Timeout):
+                return  # seen again when its turn comes
+            child.sent_ahead[id(later)] = size
+            in_flight += size
+
+    def start_child(self) -> tuple[str, str] | None:
+        try:
+            source = _sealed_copy(self.submission)
+        except SandboxUnavailable as exc:  # a symlink, not a regular file, too large
+            return str(exc), ""
+        except OSError as exc:
+            return f"the submission file {self.submission.name} cannot be read ({exc.strerror})", ""
+        request_read, request_write = os.pipe()
+        response_read, response_write = os.pipe()
+        fds = [source, request_read, response_write, self.stdout.fileno(), self.stderr.fileno()]
+        try:
+            zygote, serial = self.session.spawn(self.module_name, self.limits, fds)
+        except ZygoteUnavailable as exc:
+            os.close(request_write)
+            os.close(response_read)
+            return f"could not start the process: the warm worker failed ({exc})", ""
+        except BaseException:
+            os.close(request_write)
+            os.close(response_read)
+            raise
+        finally:
+            for fd in (source, request_read, response_write):  # only the child may hold them
+                os.close(fd)
+        self.children_started += 1
+        self.child = _ZygoteChild(zygote, serial, request_write, response_read, self.limits.cpu_s)
+        return self._await_ready()
+
+
+class _Request(dict):
+    """An encoded request and its frame, made once: an identical call (a public case is the
+    same for every student) reuses both. Read-only once made; shared between threads."""
+
+    frame: bytes
+
+
+class _Uncacheable(Exception):
+    pass
+
+
+def _content_key(value: Any) -> Hashable:
+    """A hashable key equal only for values that encode to the same frame."""
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
+        return (kind.__name__, value)
+    if kind is tuple and all(type(item) is tuple for item in value) and all(
+            type(number) is int for item in value for number in item):
+        return ("int-tuples", value)  # a map's points: hashed as they are, in C
+    if kind is float:
+        return ("float", value.hex())  # -0.0 is not 0.0; nan keys equal, as their encoding
+    if kind is np.ndarray:
+        if value.dtype.hasobject:
+            raise _Uncacheable()
+        return ("ndarray", value.dtype.str, value.shape, value.flags.f_contiguous and not
+                value.flags.c_contiguous, value.tobytes(order="A"))
+    if kind in (tuple, list):
+        return (kind.__name__, tuple(_content_key(item) for item in value))
+    if kind is dict:
+        return ("dict", tuple((_content_key(k), _content_key(v)) for k, v in value.items()))
+    raise _Uncacheable()
+
+
+class _FrameCache:
+    def __init__(self, max_bytes: int) -> None:
+        self.entries: OrderedDict[Hashable, _Request] = OrderedDict()
+        self.bytes = 0
+        self.max_bytes = max_bytes
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable) -> _Request | None:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, request: _Request) -> None:
+        with self.lock:
+            if key in self.entries or len(request.frame) > self.max_bytes // 8:
+                return
+            self.entries[key] = request
+            self.bytes += len(request.frame)
+            while self.bytes > self.max_bytes:
+                _, evicted = self.entries.popitem(last=False)
+                self.bytes -= len(evicted.frame)
+
+
+_FRAMES = _FrameCache(FRAME_CACHE_BYTES)
+
+
+def _encoded_requests(calls: Sequence[Call]) -> list[dict[str, Any]]:
+    """_encode_requests (the same checks, errors and messages), each frame encoded once."""
+    seen: set[str] = set()
+    requests: list[dict[str, Any]] = []
+    for call in calls:
+        if call.id in seen:
+            raise ValueError(f"duplicate call id {call.id!r}")
+        seen.add(call.id)
+        try:
+            key: Hashable | None = (call.id, call.op, call.name, _content_key(call.args),
+                                    _content_key(dict(call.kwargs)))
+        except (_Uncacheable, TypeError, ValueError):
+            key = None
+        cached = _FRAMES.get(key) if key is not None else None
+        if cached is None:
+            plain = _encode_requests([call])[0]
+            cached = _Request(plain)
+            cached.frame = protocol.encode_frame(plain)
+            if key is not None:
+                _FRAMES.put(key, cached)
+        requests.append(cached)
+    return requests
+
+
+def _sealed_copy(path: Path) -> int:
+    """A sealed memfd holding the submission's bytes, read without following a symlink."""
+    fd = open_submission(path)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    memfd = os.memfd_create("submission", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        view = memoryview(b"".join(chunks))
+        while view:
+            view = view[os.write(memfd, view):]
+        fcntl.fcntl(memfd, fcntl.F_ADD_SEALS, MFD_SEALS)
+    except BaseException:
+        os.close(memfd)
+        raise
+    return memfd
+
+
+# --------------------------------------------------------------------------- the executor
+
+_SHARED_POOLS: dict[tuple[str, str], _Pool] = {}
+_SHARED_LOCK = threading.Lock()
+_ALL_POOLS: "weakref.WeakSet[_Pool]" = weakref.WeakSet()
+
+
+def _close_all_pools() -> None:
+    for pool in list(_ALL_POOLS):
+        pool.close()
+
+
+atexit.register(_close_all_pools)
+
+
+class ZygoteExecutor(SubprocessExecutor):
+    """Runs each submission in a child forked from a warm, sandboxed zygote (see the module doc).
+
+    The same interface and outcomes as SubprocessExecutor, whose parameters it takes. Zygotes
+    are shared by every executor of the same isolation ("auto" or "none") in this process, one
+    per concurrent run, and are closed at exit; an executor given its own Isolation has its
+    own, closed by ``close()`` or when the executor is collected.
+    """
+
+    def __init__(self, module_name: str | None = None, python: str = sys.executable,
+                 sandbox: str | Isolation = "auto", *, eager: bool = False) -> None:
+        super().__init__(module_name, python, sandbox)
+        self._own_pool: _Pool | None = None
+        # A zygote costs what a fresh worker that imports torch costs (seconds) and pays off
+        # from the second run on: so the first run of a pool goes to a fresh worker (`grader
+        # check` grades one module), unless `eager`.
+        self.eager = eager
+
+    def _pool(self, isolation: Isolation) -> _Pool:
+        if isinstance(self.sandbox, Isolation):
+            if self._own_pool is None:
+                self._own_pool = _Pool(isolation, self.python)
+                _ALL_POOLS.add(self._own_pool)
+                weakref.finalize(self, self._own_pool.close)
+            return self._own_pool
+        # "none" makes a new PlainIsolation each time; "auto" is the probe's, cached per python.
+        key = (self.python, "none" if self.sandbox == "none" else str(id(isolation)))
+        with _SHARED_LOCK:
+            pool = _SHARED_POOLS.get(key)
+            if pool is None or (self.sandbox != "none" and pool.isolation is not isolation):
+                pool = _SHARED_POOLS[key] = _Pool(isolation, self.python)
+                _ALL_POOLS.add(pool)
+            return pool
+
+    def close(self) -> None:
+        """Stop this executor's own zygotes (shared ones live until the process exits)."""
+        if self._own_pool is not None:
+            self._own_pool.close()
+
+    def stats(self) -> dict[str, Any]:
+        """Zygotes started, the largest child's peak RSS (KiB), and the zygote's start report."""
+        pools = [self._own_pool] if self._own_pool is not None else list(_SHARED_POOLS.values())
+        return {"zygotes_started": sum(p.started for p in pools),
+                "max_child_rss_kb": max([p.max_child_rss_kb for p in pools] + [
+                    z.max_child_rss_kb for p in pools for z in p.idle] + [0]),
+                "zygote": next((p.zygote_info for p in pools if p.zygote_info), {})}
+
+    def prestart(self, count: int, limits: Limits = Limits()) -> None:
+        """Have `count` zygotes ready for runs with `limits` (e.g. one per batch thread)."""
+        if supported() and limits.memory_bytes >= MIN_MEMORY_BYTES:
+            pool = self._pool(self.isolation())
+            pool.first_run()
+            pool.prestart(_Shape.of(limits), count)
+
+    def run(self, submission: Path, calls: Sequence[Call], limits: Limits = Limits()) -> RunResult:
+        if not supported() or limits.memory_bytes < MIN_MEMORY_BYTES:
+            return super().run(submission, calls, limits)
+        isolation = self.isolation()
+        pool = self._pool(isolation)
+        if (pool.first_run() and not self.eager) or pool.unavailable:
+            return super().run(submission, calls, limits)
+        try:
+            return self._run_in_zygote(pool, submission, calls, limits)
+        except ExecutorError as exc:
+            # Raised only when no zygote ever started in this pool (before any child ran):
+            # the machine's problem, so grade as before, with a fresh worker per run.
+            if not pool.unavailable:
+                pool.unavailable = str(exc)
+                print(f"grader: {exc}; grading with a fresh sandboxed interpreter per "
+                      "submission instead (slower, as safe)", file=sys.stderr)
+            return super().run(submission, calls, limits)
+
+    def _run_in_zygote(self, pool: _Pool, submission: Path, calls: Sequence[Call],
+                       limits: Limits) -> RunResult:
+        requests = _encoded_requests(calls)
+        submission = Path(submission).absolute()
+        lease = _Lease(pool, _Shape.of(limits))
+        root = tempfile.mkdtemp(prefix="grader-run-")
+        try:
+            with tempfile.TemporaryFile(dir=root) as out, tempfile.TemporaryFile(dir=root) as err:
+                run = _ZygoteRun(submission, self._module_name_for(submission), self.python,
+                                 limits, lease, out, err)  # type: ignore[arg-type]
+                run.plan(calls, requests)
+                try:
+                    outcomes, import_error, import_traceback = self._perform(run, calls, requests)
+                finally:
+                    run.stop()
+                return RunResult(
+                    outcomes=outcomes,
+                    import_error=import_error,
+                    import_traceback=import_traceback,
+                    stdout_tail=_read_tail(out, limits.output_bytes),
+                    stderr_tail=_read_tail(err, limits.output_bytes),
+                    restarts=run.restarts,
+                )
+        finally:
+            lease.release()
+            _remove_tree(root)
+
+
+__all__ = ["RECYCLE_AFTER", "ZygoteExecutor", "ZygoteUnavailable", "supported"]
+

@@ -4,6 +4,11 @@ Each submission's reports are written whole (atomic renames) as soon as it is gr
 cache key in result.json: the content hash of the spec and reference, of the submission, the
 grader's version and the hidden-case salt. Started again after a crash (even `kill -9`), a batch
 reuses every result whose key still matches and grades only the rest; `force` regrades all.
+
+Given a recipe for a Grader rather than a Grader, a batch with `jobs` > 1 grades in that many
+processes, each with its own Grader: the trusted side (static analysis, cases, comparisons) is
+Python, and threads of one process would take turns on one interpreter lock. The processes are
+forked before anything imports torch, so no OpenMP state is ever copied into them.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import multiprocessing
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, TextIO, Union
 
 from grader import __version__
 from grader.grading import Grader, Submission
@@ -28,6 +35,9 @@ from grader.writers.json_report import write_json
 from grader.writers.markdown import points, write_markdown
 
 RESULT_FILE, REPORT_FILE = "result.json", "report.md"
+
+
+GraderRecipe = Callable[[], Grader]  # builds a Grader: called once in every grading process
 
 
 @dataclass(frozen=True)
@@ -61,13 +71,17 @@ def cache_key(spec: AssignmentSpec, submission: Submission, salt: str) -> str:
 
 def grade_batch(
     spec: AssignmentSpec,
-    grader: Grader,
+    grader: Union[Grader, GraderRecipe],
     submissions: list[Submission],
     out: Path,
     options: BatchOptions,
     progress: "Progress | None" = None,
+    salt: str = "",
 ) -> BatchOutcome:
-    salt = grader.options.salt
+    """Grade `submissions` into `out`. `grader` is a Grader, or a recipe (see the module doc);
+    with a recipe, `salt` must be the one its Graders use (it is part of the cache key)."""
+    if isinstance(grader, Grader):
+        salt = grader.options.salt
     keys = {s.id: cache_key(spec, s, salt) for s in submissions}
     done: dict[str, SubmissionResult] = {}
     if not options.force:
@@ -79,19 +93,63 @@ def grade_batch(
     # collector's sight, a full collection no longer costs ~20 ms per HW2 submission.
     gc.collect()
     gc.freeze()
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        futures = {pool.submit(_grade_and_write, spec, grader, s, out, keys[s.id]): s for s in todo}
-        for future in as_completed(futures):
-            result = future.result()
-            done[result.submission] = result
-            progress.advance(result)
+    if todo:
+        pool, local = _pool(grader, options.jobs, len(todo))
+        with pool:
+            futures = [pool.submit(_grade_and_write, s, out, keys[s.id], local) for s in todo]
+            for future in as_completed(futures):
+                result = _result_of(future)
+                done[result.submission] = result
+                progress.advance(result)
     progress.finish()
     results = [done[s.id] for s in sorted(submissions, key=lambda s: s.id)]
     write_gradebook(spec, results, out / "gradebook.csv")
     return BatchOutcome(results, graded=len(todo), reused=len(submissions) - len(todo))
 
 
-def _grade_and_write(spec: AssignmentSpec, grader: Grader, submission: Submission, out: Path, key: str) -> SubmissionResult:
+# ---- where submissions are graded ------------------------------------------------------------
+
+_GRADER: Grader | None = None  # this process's Grader (set in the batch's own processes)
+_GRADER_FAILURE: BaseException | None = None
+
+
+class GradingProcessFailure(RuntimeError):
+    """A grading process could not build its Grader (the reference failed to import...) or died."""
+
+
+def _pool(grader: Union[Grader, GraderRecipe], jobs: int, todo: int) -> tuple[Executor, Grader | None]:
+    """Processes (each builds its Grader) for a recipe and jobs > 1; else threads sharing one Grader."""
+    jobs = max(1, min(jobs, todo))
+    if not isinstance(grader, Grader) and jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("fork")  # the recipe is inherited, never pickled
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_grader, initargs=(grader,))
+        return pool, None
+    return ThreadPoolExecutor(max_workers=jobs), grader if isinstance(grader, Grader) else grader()
+
+
+def _start_grader(recipe: GraderRecipe) -> None:
+    global _GRADER, _GRADER_FAILURE
+    try:
+        _GRADER = recipe()
+        gc.collect()
+        gc.freeze()
+    except BaseException as exc:  # reported with the first submission this process takes
+        _GRADER_FAILURE = exc
+
+
+def _result_of(future: Future) -> SubmissionResult:
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:  # a grading process died: a grader bug, never student code
+        raise GradingProcessFailure(f"a grading process died: {exc}") from exc
+
+
+def _grade_and_write(submission: Submission, out: Path, key: str, grader: Grader | None) -> SubmissionResult:
+    grader = grader or _GRADER
+    if grader is None:
+        failure = _GRADER_FAILURE
+        raise GradingProcessFailure(str(failure) or type(failure).__name__ if failure else "no grader in this process")
+    spec = grader.spec
     result = grader.grade(submission)
     result.cache_key = key
     folder = out / submission.id

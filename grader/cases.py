@@ -16,6 +16,7 @@ Value nodes (in `args`, `kwargs`, `expected`, mutant `value`, `constants`):
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Callable, Iterator, Mapping
@@ -120,6 +121,8 @@ def _eval_expr(node: dict, ctx: NodeContext, path: tuple) -> int | float:
 def _expression_value(text: Any, ctx: NodeContext, path: tuple) -> int | float:
     if isinstance(text, int):
         return text
+    if isinstance(text, str) and type(ctx.variables.get(text)) is int:
+        return ctx.variables[text]  # a bare variable (dimensions mostly are): no parse, no Fractions
     try:
         expression = parse_expression(str(text), list(ctx.variables))
         value = expression.evaluate({k: Fraction(v) for k, v in ctx.variables.items()})
@@ -147,7 +150,7 @@ def _eval_array(node: dict, ctx: NodeContext, path: tuple) -> np.ndarray:
     if not isinstance(dims, list) or not dims:
         raise CaseError("`array` takes a list of dimensions, e.g. [H, W]", path)
     shape = tuple(_dimension(d, ctx, (*path, i)) for i, d in enumerate(dims))
-    if int(np.prod(shape)) > MAX_ARRAY_ELEMENTS:
+    if math.prod(shape) > MAX_ARRAY_ELEMENTS:
         raise CaseError(f"array of shape {shape} is too large (max {MAX_ARRAY_ELEMENTS} elements)", path)
     return _fill(shape, node.get("values", {"uniform": [-1, 1]}), ctx, path)
 

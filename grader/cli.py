@@ -62,18 +62,28 @@ class _CannotRun(Exception):
 
 
 def _load(assignment: Path):
-    from grader.expected import Reference, ReferenceFailure, load_reference
+    from grader.expected import ReferenceFailure
+
+    spec = _load_spec(assignment)
+    try:
+        return spec, _reference(spec)
+    except ReferenceFailure as exc:
+        raise _CannotRun(str(exc)) from None
+
+
+def _load_spec(assignment: Path):
     from grader.bundle import is_bundle
     from grader.spec import load_assignment
 
     if is_bundle(assignment):
         raise _CannotRun(f"{assignment} is a student bundle (public checks only, no reference): give the assignment folder")
-    spec = load_assignment(assignment)
-    try:
-        module = load_reference(spec.reference_path, spec.id)
-    except ReferenceFailure as exc:
-        raise _CannotRun(str(exc)) from None
-    return spec, Reference(module, spec.constants)
+    return load_assignment(assignment)
+
+
+def _reference(spec):
+    from grader.expected import Reference, load_reference
+
+    return Reference(load_reference(spec.reference_path, spec.id), spec.constants)
 
 
 def _executor(spec):
@@ -91,13 +101,14 @@ def _fresh_executor(spec):
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from grader.batch import BatchOptions, Progress, default_jobs, grade_batch
+    from grader.batch import BatchOptions, GradingProcessFailure, Progress, default_jobs, grade_batch
     from grader.discovery import DiscoveryError, find_submissions
+    from grader.expected import ReferenceFailure
     from grader.grading import Grader, GradingOptions
     from grader.writers.terminal import render_summary
 
     _require_sandbox(args.unsafe)
-    spec, reference = _load(args.assignment)
+    spec = _load_spec(args.assignment)  # the reference (and torch) load in the grading processes
     try:
         submissions, warnings = find_submissions(args.submissions, spec.model.submission_file)
     except DiscoveryError as exc:
@@ -105,10 +116,16 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     options = GradingOptions(salt=os.environ.get("GRADER_HIDDEN_SALT", ""), replay_prefix=f"grader check {args.assignment}")
-    grader = Grader(spec, reference, _executor(spec), options)
+
+    def grader() -> Grader:
+        return Grader(spec, _reference(spec), _executor(spec), options)
+
     batch = BatchOptions(jobs=args.jobs or default_jobs(), force=args.force)
     progress = Progress(len(submissions), stream=None if args.quiet else sys.stderr)
-    outcome = grade_batch(spec, grader, submissions, args.out, batch, progress)
+    try:
+        outcome = grade_batch(spec, grader, submissions, args.out, batch, progress, salt=options.salt)
+    except (ReferenceFailure, GradingProcessFailure) as exc:
+        raise _CannotRun(str(exc)) from None
     print()
     print(render_summary(spec, outcome.results, args.out))
     return EXIT_OK

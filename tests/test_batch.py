@@ -18,9 +18,9 @@ HW2 = str(ROOT / "problems" / "hw2")
 NAMES = ["correct_numpy", "flipped_kernel", "lua_torch_names", "wrong_arithmetic"]
 
 
-def grade(folder: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+def grade(folder: Path, out: Path, *extra: str, assignment: str = HW2) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "grader", "grade", HW2, str(folder), "--out", str(out), *extra],
+        [sys.executable, "-m", "grader", "grade", assignment, str(folder), "--out", str(out), *extra],
         capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, "CI": "1"},
     )
 
@@ -79,3 +79,41 @@ def test_a_batch_killed_with_sigkill_resumes_where_it_stopped(klass, tmp_path):
     assert f"{finished} submission(s) unchanged" in resumed.stderr
     rows = (out / "gradebook.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[2:]] == sorted(NAMES)
+
+
+def test_a_grader_recipe_with_jobs_grades_in_forked_processes(klass, tmp_path):
+    from grader import cli
+    from grader.batch import BatchOptions, grade_batch
+    from grader.discovery import find_submissions
+    from grader.grading import Grader, GradingOptions
+    from grader.spec import load_assignment
+
+    spec = load_assignment(Path(HW2))
+    stamps = tmp_path / "pids"
+    stamps.mkdir()
+
+    class Stamping(Grader):
+        def grade(self, submission):
+            (stamps / str(os.getpid())).touch()
+            return super().grade(submission)
+
+    def recipe() -> Grader:
+        return Stamping(spec, cli._reference(spec), cli._executor(spec), GradingOptions())
+
+    submissions, _ = find_submissions([klass], spec.model.submission_file)
+    outcome = grade_batch(spec, recipe, submissions, tmp_path / "out", BatchOptions(jobs=2))
+    graders = {int(p.name) for p in stamps.iterdir()}
+    assert graders and os.getpid() not in graders
+    assert [r.submission for r in outcome.results] == sorted(NAMES)
+    assert {r.submission: r.score for r in outcome.results}["correct_numpy"] == 16
+
+
+def test_a_reference_failing_in_the_grading_processes_is_a_clear_error(klass, tmp_path):
+    assignment = tmp_path / "hw2"
+    shutil.copytree(HW2, assignment)
+    reference = assignment / "reference.py"
+    reference.write_text(reference.read_text() + "\nraise RuntimeError('broken reference')\n")
+    done = grade(klass, tmp_path / "out", "-j", "2", assignment=str(assignment))
+    assert done.returncode == 2, done.stderr
+    assert "importing the reference failed: RuntimeError: broken reference" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -53,10 +53,11 @@ def recipe(spec, executor_kind: str):
     def build() -> Grader:
         from grader.cli import _executor, _fresh_executor, _reference
 
-        executor = _executor(spec) if executor_kind == "warm" else _fresh_executor(spec)
-        if hasattr(executor, "eager"):
-            executor.eager = True  # a batch's first run may go to a zygote too
-        return Grader(spec, _reference(spec), executor, GradingOptions())
+        executor = _executor(spec, eager=True) if executor_kind == "warm" else _fresh_executor(spec)
+        grader = Grader(spec, _reference(spec), executor, GradingOptions())
+        if hasattr(executor, "prestart"):
+            executor.prestart(1, grader.limits)  # start-up, not the first submission's time
+        return grader
 
     return build
 

@@ -86,11 +86,12 @@ def _reference(spec):
     return Reference(load_reference(spec.reference_path, spec.id), spec.constants)
 
 
-def _executor(spec):
-    """The executor `grade` and `check` use: warm sandboxed workers (grader/executor/zygote.py)."""
+def _executor(spec, eager: bool = False):
+    """The executor `grade` and `check` use: warm sandboxed workers (grader/executor/zygote.py).
+    `eager`: the first run goes to a zygote too (worth it when each process grades several)."""
     from grader.executor.zygote import ZygoteExecutor
 
-    return ZygoteExecutor(module_name=Path(spec.model.submission_file).stem)
+    return ZygoteExecutor(module_name=Path(spec.model.submission_file).stem, eager=eager)
 
 
 def _fresh_executor(spec):
@@ -117,10 +118,11 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     options = GradingOptions(salt=os.environ.get("GRADER_HIDDEN_SALT", ""), replay_prefix=f"grader check {args.assignment}")
 
-    def grader() -> Grader:
-        return Grader(spec, _reference(spec), _executor(spec), options)
-
     batch = BatchOptions(jobs=args.jobs or default_jobs(), force=args.force)
+
+    def grader() -> Grader:
+        return Grader(spec, _reference(spec), _executor(spec, eager=len(submissions) > batch.jobs), options)
+
     progress = Progress(len(submissions), stream=None if args.quiet else sys.stderr)
     try:
         outcome = grade_batch(spec, grader, submissions, args.out, batch, progress, salt=options.salt)

@@ -10,7 +10,7 @@ student reads is `student_view(result)`: hidden cases keep only their category-l
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 Status = Literal["passed", "failed", "error", "timeout", "missing", "forbidden"]
@@ -95,9 +95,27 @@ class SubmissionResult:
         raise KeyError(question_id)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["score"], data["max_score"] = round(self.score, 4), round(self.max_score, 4)
-        return data
+        return _plain(self)
+
+
+def json_fields(value: Any) -> dict[str, Any]:
+    """One result object's fields, for json.dumps(default=...): nested results stay objects
+    for the encoder to come back with, so the C encoder does the walking (asdict deep-copied
+    every leaf: ~15 ms per HW2 submission)."""
+    data = {f.name: getattr(value, f.name) for f in fields(value)}
+    if isinstance(value, SubmissionResult):
+        data["score"], data["max_score"] = round(value.score, 4), round(value.max_score, 4)
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(item) for name, item in json_fields(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def student_view(result: SubmissionResult) -> SubmissionResult:

@@ -482,3 +482,18 @@ def test_huge_arrays_are_vectorised() -> None:
 
 def test_expected_given_as_list_is_coerced() -> None:
     assert compare_arrays([1, 2], [1.0, 2.0]).passed  # type: ignore[arg-type]
+
+
+def test_close_mask_agrees_with_numpy_isclose_on_special_and_random_values():
+    from grader.checkers.arrays import close_mask
+
+    special = np.array([0.0, -0.0, 1.0, -1.0, 1e-9, np.inf, -np.inf, np.nan, 1e300, -1e300, 5e-324, 1 + 1e-8])
+    actual, expected = np.meshgrid(special, special)
+    rng = np.random.default_rng(0)
+    noisy = rng.normal(size=(50, 8)) * 10.0 ** rng.integers(-5, 5, size=(50, 1))
+    near = noisy + rng.normal(size=(50, 8)) * 10.0 ** rng.integers(-12, 0, size=(50, 1))
+    for rtol, atol in [(1e-7, 1e-9), (0.0, 0.0), (0.0, 1e-6), (1e-3, 0.0)]:
+        for a, e in [(actual, expected), (noisy, near)]:
+            with np.errstate(all="ignore"):
+                reference = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+            assert np.array_equal(close_mask(a, e, rtol, atol), reference)

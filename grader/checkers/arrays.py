@@ -308,6 +308,17 @@ def _plural(count: int, singular: str, plural: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def close_mask(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """np.isclose(actual, expected, rtol, atol, equal_nan=True), without its Python overhead
+    (it is most of a comparison's cost on small arrays; ~80 comparisons per HW2 submission)."""
+    with np.errstate(all="ignore"):
+        within = np.abs(actual - expected) <= atol + rtol * np.abs(expected)
+        within &= np.isfinite(actual) & np.isfinite(expected)
+        within |= actual == expected  # infinities of the same sign
+        within |= np.isnan(actual) & np.isnan(expected)
+    return within
+
+
 @dataclass(frozen=True)
 class _Case:
     actual: np.ndarray
@@ -319,9 +330,7 @@ class _Case:
     label: str
 
     def close(self, actual: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return np.isclose(actual, self.expected, rtol=self.rtol, atol=self.atol,
-                              equal_nan=True)
+        return close_mask(actual, self.expected, self.rtol, self.atol)
 
     def all_close(self, actual: np.ndarray) -> bool:
         return actual.shape == self.expected.shape and bool(np.all(self.close(actual)))

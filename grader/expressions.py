@@ -45,7 +45,7 @@ import keyword
 import math
 import numbers
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
@@ -226,6 +226,10 @@ class _Node:
     def eval(self, env: Mapping[str, Fraction]) -> Value:
         raise NotImplementedError
 
+    def columns(self, env: Mapping[str, _Column], size: int) -> _Column:
+        """The value at every point at once (numeric nodes only; see `_Column`)."""
+        raise NotImplementedError
+
     def children(self) -> tuple[_Node, ...]:
         return ()
 
@@ -238,12 +242,20 @@ class _Number(_Node):
         value = self.value
         return value.numerator if value.denominator == 1 else value
 
+    def columns(self, env: Mapping[str, _Column], size: int) -> _Column:
+        value = self.value
+        dens = None if value.denominator == 1 else [value.denominator] * size
+        return _Column([value.numerator] * size, dens)
+
 
 @dataclass(frozen=True)
 class _Variable(_Node):
     name: str
 
     def eval(self, env: Mapping[str, Fraction]) -> Value:
+        return env[self.name]
+
+    def columns(self, env: Mapping[str, _Column], size: int) -> _Column:
         return env[self.name]
 
 
@@ -253,6 +265,10 @@ class _Negate(_Node):
 
     def eval(self, env: Mapping[str, Fraction]) -> Value:
         return -self.operand.eval(env)
+
+    def columns(self, env: Mapping[str, _Column], size: int) -> _Column:
+        operand = self.operand.columns(env, size)
+        return _Column([-a for a in operand.nums], operand.dens)
 
     def children(self) -> tuple[_Node, ...]:
         return (self.operand,)
@@ -281,6 +297,12 @@ class _Chain(_Node):
             value = _ARITHMETIC[op](value, operand.eval(env))
         return value
 
+    def columns(self, env: Mapping[str, _Column], size: int) -> _Column:
+        value = self.first.columns(env, size)
+        for op, operand in self.rest:
+            value = _COLUMN_ARITHMETIC[op](value, operand.columns(env, size))
+        return value
+
     def children(self) -> tuple[_Node, ...]:
         return (self.first, *(operand for _, operand in self.rest))
 
@@ -294,6 +316,14 @@ class _Power(_Node):
         base = self.base.eval(env)
         return (Fraction(base) if self.exponent < 0 else base) ** self.exponent
 
+    def columns(self, env: Mapping[str, _Column], size: int) -> _Column:
+        base, exponent = self.base.columns(env, size), self.exponent
+        nums = [a**exponent for a in base.nums]
+        if base.dens is None:
+            return _Column(nums)
+        # `if b`: an undefined base stays undefined even as x**0 (b**0 would be 1)
+        return _Column(nums, [b**exponent if b else 0 for b in base.dens])
+
     def children(self) -> tuple[_Node, ...]:
         return (self.base,)
 
@@ -305,6 +335,9 @@ class _Call(_Node):
 
     def eval(self, env: Mapping[str, Fraction]) -> Value:
         return _FUNCTIONS[self.function](self.argument.eval(env))
+
+    def columns(self, env: Mapping[str, _Column], size: int) -> _Column:
+        return _COLUMN_FUNCTIONS[self.function](self.argument.columns(env, size))
 
     def children(self) -> tuple[_Node, ...]:
         return (self.argument,)
@@ -375,6 +408,131 @@ def _walk(node: _Node) -> Iterator[_Node]:
         current = stack.pop()
         yield current
         stack.extend(reversed(current.children()))
+
+
+# --------------------------------------------------------------------------- every point at once
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One value per point, the value at point i being ``nums[i] / dens[i]``.
+
+    ``dens`` is None when every value is a whole number: then the arithmetic is plain int
+    arithmetic, list by list, with no Fraction at all. Otherwise ``dens[i] > 0`` (fractions are
+    not reduced: only the final values are) or ``dens[i] == 0``: the evaluation divided by zero
+    at that point, and whatever is computed from it stays undefined.
+    """
+
+    nums: list[int]
+    dens: list[int] | None = None
+
+
+def _dens(column: _Column) -> list[int]:
+    return column.dens if column.dens is not None else [1] * len(column.nums)
+
+
+def _whole(nums: list[int], defined: list[int]) -> _Column:
+    """Whole numbers ``nums``, undefined where ``defined[i]`` is 0 (ignored elsewhere)."""
+    if 0 not in defined:
+        return _Column(nums)
+    return _Column(nums, [1 if d else 0 for d in defined])
+
+
+def _add(x: _Column, y: _Column) -> _Column:
+    if x.dens is None and y.dens is None:
+        return _Column([a + c for a, c in zip(x.nums, y.nums)])
+    b, d = _dens(x), _dens(y)
+    return _Column([a * dd + c * bb for a, bb, c, dd in zip(x.nums, b, y.nums, d)],
+                   [bb * dd for bb, dd in zip(b, d)])
+
+
+def _subtract(x: _Column, y: _Column) -> _Column:
+    if x.dens is None and y.dens is None:
+        return _Column([a - c for a, c in zip(x.nums, y.nums)])
+    return _add(x, _Column([-c for c in y.nums], y.dens))
+
+
+def _multiply(x: _Column, y: _Column) -> _Column:
+    nums = [a * c for a, c in zip(x.nums, y.nums)]
+    if x.dens is None or y.dens is None:
+        return _Column(nums, x.dens if y.dens is None else y.dens)
+    return _Column(nums, [b * d for b, d in zip(x.dens, y.dens)])
+
+
+def _divide(x: _Column, y: _Column) -> _Column:
+    # (a/b) / (c/d) = (a*d) / (b*c), the sign moved to the numerator; undefined if b, c or d is 0
+    if x.dens is None and y.dens is None:
+        return _Column([a if c > 0 else -a for a, c in zip(x.nums, y.nums)],
+                       [abs(c) for c in y.nums])
+    b, d = _dens(x), _dens(y)
+    return _Column([a * dd if c > 0 else -a * dd for a, c, dd in zip(x.nums, y.nums, d)],
+                   [bb * abs(c) if dd else 0 for bb, c, dd in zip(b, y.nums, d)])
+
+
+def _floor_divide(x: _Column, y: _Column) -> _Column:
+    if x.dens is None and y.dens is None:
+        return _whole([a // c if c else 0 for a, c in zip(x.nums, y.nums)], y.nums)
+    b, d = _dens(x), _dens(y)
+    defined = [bb * c * dd for bb, c, dd in zip(b, y.nums, d)]
+    # floor((a/b) / (c/d)) = (a*d) // (b*c), as Fraction.__floordiv__ computes it
+    return _whole([(a * dd) // (bb * c) if ok else 0
+                   for a, bb, c, dd, ok in zip(x.nums, b, y.nums, d, defined)], defined)
+
+
+def _modulo(x: _Column, y: _Column) -> _Column:
+    if x.dens is None and y.dens is None:
+        return _whole([a % c if c else 0 for a, c in zip(x.nums, y.nums)], y.nums)
+    b, d = _dens(x), _dens(y)
+    # (a/b) % (c/d) = ((a*d) % (c*b)) / (b*d), as Fraction.__mod__ computes it
+    return _Column([(a * dd) % (c * bb) if bb and c and dd else 0
+                    for a, bb, c, dd in zip(x.nums, b, y.nums, d)],
+                   [bb * dd if c else 0 for bb, c, dd in zip(b, y.nums, d)])
+
+
+def _floor(x: _Column) -> _Column:
+    if x.dens is None:
+        return x
+    return _whole([a // b if b else 0 for a, b in zip(x.nums, x.dens)], x.dens)
+
+
+def _ceil(x: _Column) -> _Column:
+    if x.dens is None:
+        return x
+    return _whole([-(-a // b) if b else 0 for a, b in zip(x.nums, x.dens)], x.dens)
+
+
+def _absolute(x: _Column) -> _Column:
+    return _Column([abs(a) for a in x.nums], x.dens)
+
+
+_COLUMN_ARITHMETIC: dict[str, Callable[[_Column, _Column], _Column]] = {
+    "+": _add, "-": _subtract, "*": _multiply, "/": _divide, "//": _floor_divide, "%": _modulo,
+}
+_COLUMN_FUNCTIONS: dict[str, Callable[[_Column], _Column]] = {
+    "floor": _floor, "ceil": _ceil, "abs": _absolute,
+}
+
+
+def _column_of(values: list[Any]) -> _Column | None:
+    """The column of a variable's values, or None unless every value is an int."""
+    if not set(map(type, values)) <= {int}:  # bool, numpy ints, Fractions: `evaluate` checks
+        return None
+    return _Column(values)
+
+
+def _final_values(column: _Column) -> list[int | Fraction | None]:
+    if column.dens is None:
+        return column.nums
+    return [_final_value(a, b) for a, b in zip(column.nums, column.dens)]
+
+
+def _final_value(num: int, den: int) -> int | Fraction | None:
+    if den == 1:
+        return num
+    if den == 0:
+        return None
+    quotient, remainder = divmod(num, den)
+    return quotient if remainder == 0 else Fraction(num, den)
 
 
 # --------------------------------------------------------------------------- parser
@@ -713,6 +871,43 @@ class Expression:
             values[name] = value
         result = self._root.eval(values)
         return Fraction(result) if type(result) is int else result
+
+    def evaluate_all(self, points: Sequence[Mapping[str, int | Fraction]]
+                     ) -> list[int | Fraction | None]:
+        """``evaluate`` at every point: whole numbers as ints, None where it divides by zero.
+
+        The same values as ``evaluate``, point by point, but for a numeric expression over int
+        points computed one operation at a time over every point (see `_Column`).
+        """
+        columns = self._columns(points)
+        if columns is None:
+            return [self._evaluate_or_none(point) for point in points]
+        return _final_values(self._root.columns(columns, len(points)))
+
+    def _columns(self, points: Sequence[Mapping[str, int | Fraction]]
+                 ) -> dict[str, _Column] | None:
+        """Each variable's column, or None when ``evaluate`` must check or convert the values."""
+        if self._root.is_bool:
+            return None
+        columns = {}
+        for name in self.variables:
+            try:
+                column = _column_of([point[name] for point in points])
+            except KeyError:
+                return None
+            if column is None:
+                return None
+            columns[name] = column
+        return columns
+
+    def _evaluate_or_none(self, point: Mapping[str, int | Fraction]) -> Any:
+        try:
+            value = self.evaluate(point)
+        except ZeroDivisionError:
+            return None
+        if isinstance(value, Fraction) and value.denominator == 1:
+            return value.numerator
+        return value
 
     def evaluate_int(self, env: Mapping[str, int | Fraction]) -> int:
         """Like ``evaluate`` but the value must be a whole number; ExpressionError otherwise."""

@@ -28,13 +28,13 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from grader.expressions import Expression, parse_expression
 
-__all__ = ["IntegerDomain", "formula_points", "smallest_counterexample"]
+__all__ = ["IntegerDomain", "formula_points", "simplest_index", "smallest_counterexample"]
 
 Point = dict[str, int]
 
@@ -109,16 +109,27 @@ def formula_points(domain: IntegerDomain, *, grid_max: int = 6, random_count: in
 
 def smallest_counterexample(points: Iterable[Mapping[str, int]]) -> dict[str, int]:
     """The simplest point: least max |value|, then least sum of |values|, then by value order."""
-    def key(point: Mapping[str, int]) -> tuple[int, int, tuple[int, ...]]:
-        values = tuple(point.values())
-        magnitudes = [abs(v) for v in values]
-        return (max(magnitudes, default=0), sum(magnitudes), values)
-
     candidates: list[Mapping[str, int]] = list(points)
     if not candidates:
         raise ValueError("no points given")
-    best = min(candidates, key=key)
-    return dict(best)
+    return dict(candidates[simplest_index(candidates, range(len(candidates)))])
+
+
+def simplest_index(points: Sequence[Mapping[str, int]], indices: Sequence[int]) -> int:
+    """The index, among ``indices``, of the simplest point (the first of equals; see above)."""
+    if not indices:
+        raise ValueError("no points given")
+    # The full order only among the points of least max |value|: most have a larger one.
+    largest = [max(map(abs, points[i].values()), default=0) for i in indices]
+    least = min(largest)
+    return min((i for i, m in zip(indices, largest) if m == least),
+               key=lambda i: _simplicity(points[i]))
+
+
+def _simplicity(point: Mapping[str, int]) -> tuple[int, int, tuple[int, ...]]:
+    values = tuple(point.values())
+    magnitudes = [abs(v) for v in values]
+    return (max(magnitudes, default=0), sum(magnitudes), values)
 
 
 # --------------------------------------------------------------------------- helpers

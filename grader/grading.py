@@ -22,7 +22,7 @@ import numpy as np
 
 from grader.cases import Case, CaseIdentity, NodeContext, fixed_cases, generated_cases
 from grader.checkers.engine import compare, matches
-from grader.checkers.formula import PointValue, compare_formula, matches_everywhere
+from grader.checkers.formula import PointValues, compare_formula, matches_everywhere
 from grader.executor import Call, CallOutcome, Executor, Limits, RunResult
 from grader.expected import ExpectedSource, ReferenceFailure, Target
 from grader.expected_cache import CachedExpected, Memo
@@ -368,7 +368,7 @@ class Grader:
                     break
         return case
 
-    def _chosen_answer(self, plan: _PlannedCheck, run: RunResult) -> list[PointValue] | CaseResult:
+    def _chosen_answer(self, plan: _PlannedCheck, run: RunResult) -> PointValues | CaseResult:
         """The first answer form the student gave (function, then expression), as values per point."""
         check: FormulaCheck = plan.spec
         for answer, call in zip(check.answers, plan.calls):
@@ -379,29 +379,32 @@ class Grader:
             if problem:
                 return CaseResult("domain", problem[0], check.visibility, problem[1], traceback=outcome.traceback)
             if answer.function:
-                return [_point_value(item) for item in outcome.value]
+                return _point_values(outcome.value)
             return self._expression_values(check, call.name, outcome.value, plan.points)
         forms = " or ".join(a.function and f"a function {a.function}(...)" or f"a string {a.expression}" for a in check.answers)
         return CaseResult("domain", "missing", check.visibility, f"define {forms}")
 
-    def _expression_values(self, check: FormulaCheck, name: str, text: Any, points: list[dict[str, int]]) -> list[PointValue] | CaseResult:
+    def _expression_values(self, check: FormulaCheck, name: str, text: Any, points: list[dict[str, int]]) -> PointValues | CaseResult:
         if not isinstance(text, str):
             return CaseResult("domain", "failed", check.visibility, f"{name} should be a string such as \"(I - K) // S\"; got {type(text).__name__}")
         try:
             expression = parse_expression(text, list(check.domain.variables))
         except ExpressionError as exc:
             return CaseResult("domain", "failed", check.visibility, f"{name} cannot be read: {exc}")
-        return [_evaluate_point(expression, point) for point in points]
+        return _evaluated_values(expression, points)
 
-    def _formula_values(self, target: Target, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[Fraction]:
+    def _formula_values(self, target: Target, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[int | Fraction]:
         if check.visibility != "hidden":  # public points are the same for all: so are these
             return self._memo.get(("values", target, expression, function), lambda: self._values_at(target, check, expression, function, points))
         return self._values_at(target, check, expression, function, points)
 
-    def _values_at(self, target: Target, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[Fraction]:
+    def _values_at(self, target: Target, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[int | Fraction]:
         if expression is not None:
             parsed = parse_expression(expression, list(check.domain.variables))
-            return [_exact(parsed.evaluate(p)) for p in points]  # ints: exact (grader.expressions)
+            values = parsed.evaluate_all(points)
+            if None in values:
+                raise ZeroDivisionError(f"{expression!r} divides by zero at a point of the domain")
+            return values
         arguments = [tuple(p[v] for v in check.domain.variables) for p in points]
         return [_exact(value) for value in self.expected.point_values(target, function, arguments)]
 
@@ -475,21 +478,25 @@ def _outcome_problem(outcome: CallOutcome, name: str) -> tuple[Status, str] | No
     return status, outcome.error or f"{name}: {outcome.status}"
 
 
-def _point_value(item: Any) -> PointValue:
-    if isinstance(item, CallOutcome):
-        return PointValue(item.value) if item.status == "ok" else PointValue(error=item.error or item.status)
-    return PointValue(item)
+def _point_values(items: list[Any]) -> PointValues:
+    values = [item.value if isinstance(item, CallOutcome) else item for item in items]
+    errors = {i: item.error or item.status for i, item in enumerate(items) if isinstance(item, CallOutcome) and item.status != "ok"}
+    for i in errors:
+        values[i] = None
+    return PointValues(values, errors)
 
 
-def _evaluate_point(expression: Any, point: dict[str, int]) -> PointValue:
-    try:
-        return PointValue(expression.evaluate(point))  # ints: exact, and faster than Fractions
-    except ZeroDivisionError:
-        return PointValue(error="ZeroDivisionError: division by zero")
+def _evaluated_values(expression: Any, points: list[dict[str, int]]) -> PointValues:
+    values = expression.evaluate_all(points)  # whole numbers as ints, None where x/0
+    if None not in values:
+        return PointValues(values)
+    return PointValues(values, {i: "ZeroDivisionError: division by zero" for i, value in enumerate(values) if value is None})
 
 
-def _exact(value: Any) -> Fraction:
-    return Fraction(value)
+def _exact(value: Any) -> int | Fraction:
+    """Exact, with whole numbers as ints (compared with the student's ints in one list ==)."""
+    value = Fraction(value)
+    return value.numerator if value.denominator == 1 else value
 
 
 def _without_generic_hints(message: str) -> str:

@@ -274,3 +274,99 @@ def test_bad_variable_names_are_a_programming_error():
     for names in (["floor"], ["import"], ["a.b"]):
         with pytest.raises(ValueError):
             parse_expression("1", names)
+
+
+# ------------------------------------------------------------------ every point at once
+
+
+def _one_by_one(expression: Expression, points: list[dict]) -> list:
+    """`evaluate` at each point, as evaluate_all reports it (None where it divides by zero)."""
+    values = []
+    for point in points:
+        try:
+            values.append(expression.evaluate(point))
+        except ZeroDivisionError:
+            values.append(None)
+    return values
+
+
+def _agrees(expression: Expression, points: list[dict]) -> list:
+    together = expression.evaluate_all(points)
+    for point, got, want in zip(points, together, _one_by_one(expression, points), strict=True):
+        assert (got is None) == (want is None), point
+        if want is not None:
+            assert got == want, point
+            # whole numbers come back as ints, the others as (reduced) Fractions
+            assert type(got) is (int if want.denominator == 1 else Fraction), point
+    return together
+
+
+_MIXED_POINTS = [
+    {"I": i, "K": k, "S": s, "P": p}
+    for i in (-7, -1, 0, 1, 2, 5, 10**12 + 7) for k in (-3, 0, 1, 2) for s in (-2, -1, 0, 1, 3)
+    for p in (-1, 0, 1, 2)
+]
+
+
+@pytest.mark.parametrize("text", [
+    "floor((I + 2*P - K)/S) + 1",
+    "ceil((I + 2*P - K)/S) + 1",
+    "(I + 2*P - K)/S + 1",
+    "(I + 2*P - K)//S + 1",
+    "(I - K) % S",
+    "floor(-I/(S - 1)) + ceil(-K/(P - 1))",       # floor and ceil of negative rationals
+    "floor((I/3 - K/2) / (S/5 - P/7))",
+    "(I/K - S/(P - 1)) % (K/(S - 2))",             # Fraction % Fraction, signs mixed
+    "(I/(K - 1))**3 // (S/(P - 1) - 2)",
+    "(I/(K - 1))**0 + (P/(S - 1))**0",             # x**0 is still undefined where x is
+    "0*(1/K) + I",                                 # undefined even when multiplied by 0
+    "abs(I - K*P/S) - ceil(-I/S/2)",
+    "0.5*I % 1.5 - 2.25",
+    "I**8*K**7 - S**5 // (P**3 + 2) + (I/3)**5",   # huge ints with a large I
+    "1/(K - 1)/(S - 2)",
+    "-(I - K) + +S - -P",
+    "7",
+])
+def test_evaluate_all_agrees_with_evaluate_at_every_point(text):
+    expression = parse_expression(text, CONV, functions=("floor", "ceil", "abs"))
+    _agrees(expression, _MIXED_POINTS)
+
+
+def test_evaluate_all_reports_division_by_zero_per_point():
+    points = [{"I": 4, "K": 1, "S": s, "P": 0} for s in (0, 1, 2, 0)]
+    assert value_all("(I - K)/S", points) == [None, 3, Fraction(3, 2), None]
+    assert value_all("(I - K)//S", points) == [None, 3, 1, None]
+    assert value_all("(I - K) % S", points) == [None, 0, 1, None]
+    assert value_all("floor(I/S)**0", points) == [None, 1, 1, None]
+
+
+def value_all(text: str, points: list[dict]) -> list:
+    return _agrees(parse_expression(text, CONV), points)
+
+
+def test_evaluate_all_on_huge_ints_stays_exact():
+    big = 10**40 + 1
+    points = [{"I": big, "K": 3, "S": 7, "P": -big}, {"I": -big, "K": 1, "S": -3, "P": big}]
+    assert value_all("(I + 2*P - K)/S", points) == [Fraction(-big - 3, 7), Fraction(big - 1, -3)]
+    assert value_all("floor((I + 2*P - K)/S)", points) == [(-big - 3) // 7, (big - 1) // -3]
+    assert value_all("I**3 - P**3", points) == [2 * big**3, -2 * big**3]
+
+
+def test_evaluate_all_falls_back_for_values_other_than_ints():
+    expression = parse_expression("floor(I/S) + K", CONV)
+    points = [{"I": Fraction(7, 2), "K": 1, "S": 1, "P": 0}, {"I": 3, "K": 1, "S": 0, "P": 0}]
+    assert _agrees(expression, points) == [4, None]
+    with pytest.raises(TypeError):
+        expression.evaluate_all([{"I": 1.5, "K": 1, "S": 1, "P": 0}])
+    with pytest.raises(TypeError):
+        expression.evaluate_all([{"I": True, "K": 1, "S": 1, "P": 0}])
+    with pytest.raises(ExpressionError, match="no value given for S"):
+        expression.evaluate_all([{"I": 1, "K": 1, "P": 0}])
+    assert expression.evaluate_all([]) == []
+
+
+def test_evaluate_all_of_a_condition():
+    condition = parse_expression("K <= I + 2*P and 1/S > 0", CONV, allow_comparisons=True)
+    points = [{"I": 1, "K": 1, "S": 1, "P": 0}, {"I": 1, "K": 5, "S": 0, "P": 0},
+              {"I": 1, "K": 1, "S": 0, "P": 0}]
+    assert condition.evaluate_all(points) == [True, False, None]

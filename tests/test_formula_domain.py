@@ -151,3 +151,17 @@ def test_wrong_formula_is_caught_with_a_small_counterexample(conv_points):
     bad = [p for p in conv_points if right.evaluate(p) != wrong.evaluate(p)]
     assert any(max(p.values()) > 1000 for p in bad)
     assert smallest_counterexample(bad) == {"I": 2, "K": 1, "S": 2, "P": 0}
+
+
+def test_simplest_index_picks_what_smallest_counterexample_picks():
+    from grader.formula_domain import simplest_index
+
+    points = [{"I": 1000, "K": 1}, {"I": 5, "K": -3}, {"I": -5, "K": 3}, {"I": 3, "K": 5},
+              {"I": 2, "K": 2}, {"I": 5, "K": 3}]
+    assert simplest_index(points, [0, 1, 2, 3, 5]) == 2  # max 5, sum 8, then value order
+    assert points[simplest_index(points, [0, 1, 3])] == smallest_counterexample(
+        [points[0], points[1], points[3]])
+    assert simplest_index(points, range(len(points))) == 4
+    assert simplest_index([{"x": 1}, {"x": -1}, {"x": 1}], [0, 1, 2]) == 1
+    with pytest.raises(ValueError):
+        simplest_index(points, [])

@@ -32,8 +32,10 @@ import sys
 import warnings
 from collections import deque
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
-from typing import Callable, Iterable, Iterator, Sequence, Union
+from fnmatch import translate
+from functools import lru_cache
+from itertools import repeat
+from typing import Callable, Iterable, Sequence, Union
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_SOURCE_CHARS", "ModuleSource", "RuleViolation", "SourceError"]
 
@@ -81,6 +83,9 @@ _RESPELL = (
     ("torch.functional.", "torch."),
 )
 
+_REFERENCE_TYPES = frozenset({ast.Name, ast.Attribute, ast.Call})  # the only nodes that read a value
+_SUSPECT_TYPES = _REFERENCE_TYPES | {ast.Import, ast.ImportFrom}  # the only nodes _check_node can report
+
 _DYNAMIC_REASON = "dynamic code cannot be verified, so it is not allowed here"
 _ESCAPE_REASON = "calls made through it cannot be verified, so this is not allowed here"
 
@@ -118,7 +123,7 @@ class SourceError(Exception):
 # ---- scopes and bindings -----------------------------------------------------------------------
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Scope:
     kind: str  # module | function | class | comprehension
     node: ast.AST
@@ -128,7 +133,7 @@ class _Scope:
     declared_nonlocal: set[str] = field(default_factory=set)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Binding:
     """One way a name gets a value."""
 
@@ -145,7 +150,7 @@ class _Binding:
     value: set[Value] = field(default_factory=set)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Ctx:
     scope: _Scope
     pos: int  # index of the enclosing top-level statement; INF inside function bodies
@@ -153,7 +158,7 @@ class _Ctx:
     compound: bool  # the enclosing top-level statement is a compound statement
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Hit:
     kind: str  # forbid | dynamic | escape
     name: str
@@ -169,12 +174,6 @@ def _is_main_guard(test: ast.expr) -> bool:
     names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
     consts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
     return len(names) == 1 and len(consts) == 1
-
-
-def _own_scope_field(node: ast.AST, name: str) -> bool:
-    if isinstance(node, _COMPREHENSIONS):
-        return True
-    return isinstance(node, _DEF_TYPES) and name == "body"
 
 
 class _Index:
@@ -203,48 +202,58 @@ class _Index:
         stack: list[tuple[ast.AST, _Ctx, ast.AST]] = []
         for i, stmt in reversed(list(enumerate(self.tree.body))):
             stack.append((stmt, _Ctx(self.module, i, True, isinstance(stmt, _COMPOUND)), self.tree))
+        ctx_of, parent_of, children_of, own_of = self.ctx, self.parent, self.children, self.own
+        names, no_children = self.names, []
         while stack:
             node, ctx, parent = stack.pop()
-            self.ctx[id(node)] = ctx
-            self.parent[id(node)] = parent
+            key = id(node)
+            ctx_of[key] = ctx
+            parent_of[key] = parent
+            if type(node) is ast.Name:  # the most common node: nothing below it, recorded as a name
+                names.append(node)
+                children_of[key] = no_children
+                continue
             self._record(node, ctx)
-            children = self._children(node, ctx)
-            self.children[id(node)] = [child for child, _ in children]
-            stack.extend((child, cctx, node) for child, cctx in reversed(children))
+            children = _live_children(node)
+            children_of[key] = children
+            if not children:
+                continue
+            inner = _Ctx(ctx.scope, ctx.pos, False, ctx.compound) if ctx.direct else ctx
+            if key in own_of:
+                stack.extend(self._child_entries(node, ctx, inner, children))
+            else:  # the children run where `node` runs
+                stack.extend(zip(reversed(children), repeat(inner), repeat(node)))
 
-    def _children(self, node: ast.AST, ctx: _Ctx) -> list[tuple[ast.AST, _Ctx]]:
-        inner = _Ctx(ctx.scope, ctx.pos, False, ctx.compound) if ctx.direct else ctx
-        own = self.own.get(id(node))
-        own_ctx = None
-        if own is not None:
-            own_ctx = _Ctx(own, INF, False, False) if own.kind == "function" else _Ctx(own, ctx.pos, False, ctx.compound)
-        out: list[tuple[ast.AST, _Ctx]] = []
-        for name, value in ast.iter_fields(node):
-            if isinstance(node, ast.If) and name == "body" and _is_main_guard(node.test):
-                continue  # never runs when the module is imported
-            cctx = own_ctx if own_ctx is not None and _own_scope_field(node, name) else inner
-            items = value if isinstance(value, list) else [value]
-            out.extend((item, cctx) for item in items if isinstance(item, ast.AST))
-        return out
+    def _child_entries(self, node: ast.AST, ctx: _Ctx, inner: _Ctx, children: list[ast.AST]
+                       ) -> list[tuple[ast.AST, _Ctx, ast.AST]]:
+        """Stack entries for the children of a node with its own scope, last first, each with its context."""
+        own = self.own[id(node)]
+        own_ctx = _Ctx(own, INF, False, False) if own.kind == "function" else _Ctx(own, ctx.pos, False, ctx.compound)
+        if isinstance(node, _COMPREHENSIONS):
+            return [(child, own_ctx, node) for child in reversed(children)]
+        body = node.body if isinstance(node.body, list) else [node.body]  # a lambda's body is one expression
+        in_body = {id(b) for b in body}
+        return [(child, own_ctx if id(child) in in_body else inner, node) for child in reversed(children)]
 
     # -- bindings
 
     def _record(self, node: ast.AST, ctx: _Ctx) -> None:
-        if isinstance(node, ast.Name):
+        kind = type(node)
+        if kind is ast.Name:
             self.names.append(node)
-        elif isinstance(node, ast.Call):
+            return
+        if kind is ast.Call:
             self.calls.append(node)
-        handler = getattr(self, "_record_" + type(node).__name__, None)
+            return
+        handler = _RECORDERS.get(kind)
         if handler is not None:
-            handler(node, ctx)
-        if isinstance(node, _DEF_TYPES + _COMPREHENSIONS):
-            kind = {ast.ClassDef: "class"}.get(type(node), "function")
-            if isinstance(node, _COMPREHENSIONS):
-                kind = "comprehension"
-            scope = _Scope(kind, node, ctx.scope)
+            handler(self, node, ctx)
+        scope_kind = _SCOPE_KINDS.get(kind)
+        if scope_kind is not None:
+            scope = _Scope(scope_kind, node, ctx.scope)
             self.scopes.append(scope)
             self.own[id(node)] = scope
-            if isinstance(node, _FUNC_TYPES):
+            if kind in _FUNC_TYPES:
                 self._bind_params(node, scope)
 
     def _bind(self, scope: _Scope, name: str, kind: str, node: ast.AST, ctx: _Ctx, *,
@@ -401,6 +410,55 @@ class _Index:
         return None
 
 
+_RECORDERS: dict[type, Callable[[_Index, ast.AST, _Ctx], None]] = {
+    getattr(ast, name[len("_record_"):]): handler
+    for name, handler in vars(_Index).items() if name.startswith("_record_")
+}
+_SCOPE_KINDS: dict[type, str] = {
+    ast.FunctionDef: "function", ast.AsyncFunctionDef: "function", ast.Lambda: "function", ast.ClassDef: "class",
+    ast.ListComp: "comprehension", ast.SetComp: "comprehension", ast.GeneratorExp: "comprehension",
+    ast.DictComp: "comprehension",
+}
+# Fields that never hold a node the analysis looks at: identifiers, flags, and the shared singleton
+# nodes of expression contexts and operators (ast.Load(), ast.Add()...), which carry nothing.
+_INERT_FIELDS = frozenset({
+    "ctx", "op", "ops", "id", "attr", "name", "arg", "asname", "module", "level", "is_async", "simple",
+    "conversion", "kind", "type_comment", "tag",
+})
+_NODE_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: ()}  # a constant holds no code
+_SINGLETON_FIELDS: dict[type, tuple[str, ...]] = {
+    kind: tuple(f for f in kind._fields if f in ("ctx", "op", "ops"))
+    for kind in vars(ast).values() if isinstance(kind, type) and issubclass(kind, ast.AST)
+    and any(f in ("ctx", "op", "ops") for f in kind._fields)
+}
+
+
+def _node_fields(kind: type) -> tuple[str, ...]:
+    fields = _NODE_FIELDS.get(kind)
+    if fields is None:
+        fields = _NODE_FIELDS[kind] = tuple(f for f in kind._fields if f not in _INERT_FIELDS)
+    return fields
+
+
+def _live_children(node: ast.AST) -> list[ast.AST]:
+    """Child nodes worth indexing (constants and context/operator singletons left out), in field order."""
+    out: list[ast.AST] = []
+    kind = type(node)
+    fields = _NODE_FIELDS.get(kind) or _node_fields(kind)
+    main_guard = kind is ast.If and _is_main_guard(node.test)
+    for name in fields:
+        if main_guard and name == "body":
+            continue  # never runs when the module is imported
+        value = getattr(node, name, None)
+        if type(value) is list:
+            for item in value:
+                if isinstance(item, ast.AST) and type(item) is not ast.Constant:
+                    out.append(item)
+        elif isinstance(value, ast.AST) and type(value) is not ast.Constant:
+            out.append(value)
+    return out
+
+
 # ---- names, values and the alias fixpoint --------------------------------------------------------
 
 
@@ -441,6 +499,7 @@ class _Resolver:
         self._synthetic: dict[tuple[str, str, int], _Binding] = {}
         self._dependents: dict[int, dict[int, _Binding]] = {}
         self._ref_memo: dict[int, frozenset[Value]] = {}
+        self._name_memo: dict[int, tuple[_Binding, ...]] = {}
         self.tracked_calls: set[int] = set()
         self._solve(b for b in index.bindings if b.expr is not None)
         self._discover_calls()
@@ -496,8 +555,11 @@ class _Resolver:
         return self._synthetic[key]
 
     def lookup_name(self, node: ast.Name) -> tuple[_Binding, ...]:
-        ctx = self.index.ctx.get(id(node))
-        return self.lookup(ctx.scope, node.id, ctx.pos) if ctx is not None else ()
+        found = self._name_memo.get(id(node))
+        if found is None:
+            ctx = self.index.ctx.get(id(node))
+            found = self._name_memo[id(node)] = self.lookup(ctx.scope, node.id, ctx.pos) if ctx is not None else ()
+        return found
 
     # -- evaluation
 
@@ -604,6 +666,8 @@ class _Resolver:
         read = self._reader(None)
         touched: list[_Binding] = []
         for call in self.index.calls:
+            if isinstance(call.func, (ast.Attribute, ast.Call)):
+                continue  # `a.f(...)`, `getattr(a, "f")(...)`, `f()(...)`: never resolves to one of the student's functions
             callees = sorted(self.eval(call.func, read), key=_value_key)
             if not callees or not all(isinstance(c, _FUNC_TYPES) for c in callees):
                 continue
@@ -668,12 +732,10 @@ def _spellings(dotted: str) -> list[str]:
 class _Patterns:
     def __init__(self, names: Sequence[str]) -> None:
         self.names = tuple(dict.fromkeys(n.strip() for n in names if n and n.strip()))
-        self.ancestors = set(_DANGEROUS_ROOTS)
-        for pattern in self.names:
-            literal = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
-            parts = literal.split(".")
-            self.ancestors.update(".".join(parts[:k]) for k in range(1, len(parts)))
+        self.ancestors = _ancestors(self.names)
+        self._glob = _glob_matcher(self.names) if self.names else None
         self._memo: dict[str, str | None] = {}
+        self._ancestor_memo: dict[str, bool] = {}
 
     def match(self, dotted: str) -> bool:
         if dotted not in self._memo:
@@ -685,19 +747,44 @@ class _Patterns:
             parts = spelling.split(".")
             for k in range(1, len(parts) + 1):
                 prefix = ".".join(parts[:k])
-                if any(fnmatchcase(prefix, p) for p in self.names):
+                if self._glob is not None and self._glob(prefix) is not None:
                     return prefix
         return None
 
     def is_ancestor(self, dotted: str) -> bool:
-        return any(s in self.ancestors for s in _spellings(dotted))
+        if dotted not in self._ancestor_memo:
+            self._ancestor_memo[dotted] = any(s in self.ancestors for s in _spellings(dotted))
+        return self._ancestor_memo[dotted]
+
+
+@lru_cache(maxsize=64)
+def _ancestors(globs: tuple[str, ...]) -> frozenset[str]:
+    """Module objects that must not travel as values: the parents of the forbidden names (cached per rule)."""
+    out = set(_DANGEROUS_ROOTS)
+    for pattern in globs:
+        literal = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+        parts = literal.split(".")
+        out.update(".".join(parts[:k]) for k in range(1, len(parts)))
+    return frozenset(out)
+
+
+@lru_cache(maxsize=64)
+def _glob_matcher(globs: tuple[str, ...]) -> Callable[[str], re.Match[str] | None]:
+    """One regex matching where fnmatchcase matches one of `globs` (cached per rule, not per source:
+    fnmatch.translate names its groups uniquely, so re's own cache would never hit)."""
+    return re.compile("|".join(translate(g) for g in globs)).match
+
+
+_EXEC_LIKE_SET = frozenset(_EXEC_LIKE)
+_LOOKUP_LIKE_SET = frozenset(_LOOKUP_LIKE)
 
 
 def _exec_like(dotted: str, lookups: bool) -> str | None:
     """Short name of a dynamic-code entry point (`eval`, `sys.modules`...), else None."""
-    table = _EXEC_LIKE + (_LOOKUP_LIKE if lookups else ())
-    for entry in table:
-        if dotted == entry or dotted.startswith(entry + "."):
+    parts = dotted.split(".")
+    for k in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:k])  # `dotted` is an entry or lies under one
+        if prefix in _EXEC_LIKE_SET or (lookups and prefix in _LOOKUP_LIKE_SET):
             return dotted[len("builtins."):] if dotted.startswith("builtins.") else dotted
     return None
 
@@ -718,6 +805,12 @@ class ModuleSource:
         self._import_time_hits: list[_Hit] | None = None
         self._lines: list[bytes] | None = None
         self._reached_cache: dict[str, list[tuple[ast.AST, str, frozenset[Value] | None]]] = {}
+        self._ref_values: dict[int, frozenset[Value] | None] = {}
+        self._may_hit_memo: dict[int, bool] = {}
+        self._subtrees: dict[int, tuple[list[int], list[ast.AST]]] = {}
+        self._binding_units_memo: dict[int, list[tuple[ast.AST, str]]] = {}
+        self._suspects_cache: dict[str, list[tuple[ast.AST, str, frozenset[Value] | None]]] = {}
+        self._defs_memo: dict[int, tuple[frozenset[Value], list[tuple[ast.AST, str]]]] = {}
         stem = filename.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
         self._own_names = {"__main__", "submission"} | ({stem} if stem.isidentifier() else set())
 
@@ -788,10 +881,10 @@ class ModuleSource:
     # -- forbid
 
     def _reached(self, function: str) -> list[tuple[ast.AST, str, frozenset[Value] | None]]:
-        """Every node `function` reaches (cached: forbid and require rules share it)."""
+        """Every node `function` reaches that can matter (see _traverse; cached: forbid and require rules share it)."""
         if function not in self._reached_cache:
             starts, _ = self._roots(function)
-            self._reached_cache[function] = list(self._traverse(starts))
+            self._reached_cache[function] = self._traverse(starts)
         return self._reached_cache[function]
 
     def _forbid_hits(self, function: str, patterns: _Patterns) -> list[_Hit]:
@@ -799,10 +892,35 @@ class ModuleSource:
         _, imports = self._roots(function)
         for binding in imports:
             hits += self._check_import_binding(function, binding, patterns)
-        for node, head, values in self._reached(function):
+        for node, head, values in self._suspects(function):
             hits += self._check_node(node, head, values, patterns)
         hits += [replace(h, head=f"{function}: {h.head}") for h in self._import_time()]
         return hits
+
+    def _suspects(self, function: str) -> list[tuple[ast.AST, str, frozenset[Value] | None]]:
+        """The nodes `function` reaches where _check_node may report something, whatever the patterns."""
+        if function not in self._suspects_cache:
+            self._suspects_cache[function] = [
+                entry for entry in self._reached(function) if type(entry[0]) in _SUSPECT_TYPES and self._may_hit(*entry)
+            ]
+        return self._suspects_cache[function]
+
+    def _may_hit(self, node: ast.AST, _head: str, values: frozenset[Value] | None) -> bool:
+        """Whether _check_node may report something at `node` (`values` are the node's own: memoised)."""
+        if id(node) not in self._may_hit_memo:
+            self._may_hit_memo[id(node)] = self._compute_may_hit(node, values)
+        return self._may_hit_memo[id(node)]
+
+    def _compute_may_hit(self, node: ast.AST, values: frozenset[Value] | None) -> bool:
+        if values and any(isinstance(v, str) for v in values):
+            return True
+        if isinstance(node, ast.Call):
+            return "builtins.getattr" in self._resolver.values(node.func)
+        if isinstance(node, ast.Attribute):
+            return node.attr in _EXEC_LIKE_ATTRS or node.attr in _LOOKUP_LIKE_ATTRS
+        if isinstance(node, ast.Name):
+            return node.id in _EXEC_LIKE_NAMES
+        return isinstance(node, (ast.Import, ast.ImportFrom))
 
     def _check_import_binding(self, function: str, binding: _Binding, patterns: _Patterns) -> list[_Hit]:
         how = "is {} (imported at line {})" if binding.kind == "import" else "may be {} (from the star import at line {})"
@@ -964,58 +1082,126 @@ class ModuleSource:
         return units, imports
 
     def _traverse(self, starts: list[tuple[ast.AST, str, bool]], calls_only: bool = False
-                  ) -> Iterator[tuple[ast.AST, str, frozenset[Value] | None]]:
+                  ) -> list[tuple[ast.AST, str, frozenset[Value] | None]]:
         """Every node of every unit reachable from `starts`, breadth first, with who reached it.
+
+        Only nodes of _SUSPECT_TYPES are listed: no other node resolves to a value or can be reported.
 
         A unit with `skip_bodies` set is walked without the bodies of functions and lambdas."""
         queue = deque(starts)
         queued = {id(unit) for unit, _, skip in starts if not skip}
         seen: set[int] = set()
         expanded: set[int] = set()  # bindings whose units are already queued
+        out: list[tuple[ast.AST, str, frozenset[Value] | None]] = []
         while queue:
             unit, head, skip_bodies = queue.popleft()
             if id(unit) in seen:
                 continue
-            for node in self._iter_unit(unit, skip_bodies, seen):
-                values = self._resolver.values(node) if self._is_reference(node) else None
-                yield node, head, values
+            for node in self._unit_nodes(unit, skip_bodies, seen):
+                if type(node) not in _REFERENCE_TYPES:
+                    out.append((node, head, None))
+                    continue  # an import: it leads nowhere
+                values = self._reference_values(node)
+                out.append((node, head, values))
                 for nxt, label in self._next_units(node, values, calls_only, expanded):
                     if id(nxt) not in seen and id(nxt) not in queued:
                         queued.add(id(nxt))
                         queue.append((nxt, f"{head} uses {label}, which", False))
+        return out
 
-    def _iter_unit(self, unit: ast.AST, skip_bodies: bool, seen: set[int]) -> Iterator[ast.AST]:
+    def _unit_nodes(self, unit: ast.AST, skip_bodies: bool, seen: set[int]) -> list[ast.AST]:
+        """The unit's nodes not in `seen` yet, depth first, that can matter (_SUSPECT_TYPES: the rest
+        never resolves, leads anywhere or is reported); every node walked is added to `seen`, bar
+        function nodes whose bodies are skipped."""
+        if id(unit) not in self._index.children:
+            return []  # dead code (`if __name__ == "__main__":`) or a constant
+        if not skip_bodies:
+            keys, suspects = self._subtree(unit)
+            if seen.isdisjoint(keys):  # the common case: the walk below would visit the whole subtree
+                seen.update(keys)
+                return suspects
+        return self._walk_unit(unit, skip_bodies, seen)
+
+    def _subtree(self, unit: ast.AST) -> tuple[list[int], list[ast.AST]]:
+        """Ids of all the nodes under `unit` and its _SUSPECT_TYPES nodes, depth first (memoised)."""
+        found = self._subtrees.get(id(unit))
+        if found is None:
+            found = self._subtrees[id(unit)] = ([], [])
+            keys, suspects = found
+            children_of = self._index.children
+            stack = [unit]
+            while stack:
+                node = stack.pop()
+                keys.append(id(node))
+                if type(node) in _SUSPECT_TYPES:
+                    suspects.append(node)
+                stack.extend(reversed(children_of[id(node)]))
+        return found
+
+    def _walk_unit(self, unit: ast.AST, skip_bodies: bool, seen: set[int]) -> list[ast.AST]:
+        children_of = self._index.children
+        out: list[ast.AST] = []
         stack = [unit]
         while stack:
             node = stack.pop()
-            if id(node) in seen or id(node) not in self._index.ctx:
-                continue  # already checked, or dead code (`if __name__ == "__main__":`)
-            children = self._index.children[id(node)]
+            key = id(node)
+            if key in seen:
+                continue
+            children = children_of[key]
             if skip_bodies and isinstance(node, _FUNC_TYPES):
                 body = node.body if isinstance(node.body, list) else [node.body]
                 skipped = {id(b) for b in body}
                 children = [c for c in children if id(c) not in skipped]
             else:
-                seen.add(id(node))
-            yield node
+                seen.add(key)
+            if type(node) in _SUSPECT_TYPES:
+                out.append(node)
             stack.extend(reversed(children))
+        return out
+
+    def _reference_values(self, node: ast.AST) -> frozenset[Value] | None:
+        """The values `node` reads if it is a reference (see _is_reference), else None; memoised."""
+        key = id(node)
+        if key in self._ref_values:
+            return self._ref_values[key]
+        if type(node) not in _REFERENCE_TYPES:
+            values = None
+        else:
+            values = self._resolver.values(node) if self._is_reference(node) else None
+        self._ref_values[key] = values
+        return values
 
     def _next_units(self, node: ast.AST, values: frozenset[Value] | None, calls_only: bool,
                     expanded: set[int]) -> list[tuple[ast.AST, str]]:
+        kind = type(node)
         if calls_only:
-            if not isinstance(node, ast.Call):
+            if kind is not ast.Call:
                 return []
-            return [(d, self._label(d)) for d in self._defs(self._resolver.values(node.func))]
-        out = [(d, self._label(d)) for d in self._defs(values)] if values else []
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            return self._labelled_defs(self._resolver.values(node.func))
+        out = self._labelled_defs(values) if values else []
+        if kind is ast.Name and isinstance(node.ctx, ast.Load):
             for binding in self._resolver.lookup_name(node):
                 if id(binding) not in expanded:
                     expanded.add(id(binding))
-                    out += self._binding_units(binding)
+                    out = [*out, *self._binding_units(binding)]
         return out
 
+    def _labelled_defs(self, values: frozenset[Value]) -> list[tuple[ast.AST, str]]:
+        """The student's defs among `values`, sorted, with their labels (memoised: do not mutate).
+
+        `values` comes from the resolver's memo (or this one), which holds it: keying by id is safe."""
+        memo = self._defs_memo.get(id(values))
+        if memo is None:  # the memo keeps `values` alive, so its id stays its own
+            memo = self._defs_memo[id(values)] = (values, [(d, self._label(d)) for d in self._defs(values)])
+        return memo[1]
+
     def _binding_units(self, b: _Binding) -> list[tuple[ast.AST, str]]:
-        """The code computing (and changing) a variable the checked code reads."""
+        """The code computing (and changing) a variable the checked code reads (memoised)."""
+        if id(b) not in self._binding_units_memo:
+            self._binding_units_memo[id(b)] = self._compute_binding_units(b)
+        return self._binding_units_memo[id(b)]
+
+    def _compute_binding_units(self, b: _Binding) -> list[tuple[ast.AST, str]]:
         out: list[tuple[ast.AST, str]] = []
         if b.unit is not None and b.kind in ("assign", "other") and not _is_chain(b.expr):
             out.append((b.unit, f"{b.name} (line {b.line})"))
@@ -1084,8 +1270,10 @@ class ModuleSource:
         for node in self._index.names:
             if not isinstance(node.ctx, ast.Load):
                 continue
+            if not any(b.scope is self._index.module for b in self._resolver.lookup_name(node)):
+                continue  # a local variable
             site = self._mutation_site(node)
-            if site is None or not any(b.scope is self._index.module for b in self._resolver.lookup_name(node)):
+            if site is None:
                 continue
             found.setdefault(node.id, {})[id(site)] = site
         return {k: list(v.values()) for k, v in found.items()}
@@ -1132,8 +1320,9 @@ class ModuleSource:
             starts = [(stmt, head, True) for stmt in self.tree.body]
             hits: list[_Hit] = []
             try:
-                for node, node_head, values in self._traverse(starts, calls_only=True):
-                    hits += self._check_node(node, node_head, values, None)
+                for entry in self._traverse(starts, calls_only=True):
+                    if type(entry[0]) in _SUSPECT_TYPES and self._may_hit(*entry):
+                        hits += self._check_node(*entry, None)
             except (RecursionError, MemoryError):
                 hits = [_Hit("dynamic", "<unverifiable>", None, head, "is too deeply nested to verify")]
             self._import_time_hits = hits
@@ -1149,7 +1338,9 @@ def _parse(source: str, filename: str) -> ast.Module:
         _check_shape(tree)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(tree, filename, "exec", dont_inherit=True)  # symtable errors: `return` outside function...
+            # Symtable/codegen errors (`return` outside function...) that ast.parse, itself a compile() with
+            # PyCF_ONLY_AST, stops before. Compiling the tree is cheaper than compiling `source` again.
+            compile(tree, filename, "exec", dont_inherit=True)
         return tree
     except SourceError:
         raise
@@ -1162,6 +1353,45 @@ def _parse(source: str, filename: str) -> ast.Module:
 
 
 def _check_shape(tree: ast.AST) -> None:
+    if _within_limits(tree):
+        return
+    _report_shape(tree)
+
+
+def _within_limits(tree: ast.AST) -> bool:
+    """At most MAX_NODES nodes and MAX_DEPTH levels (a cheap walk, one level at a time)."""
+    level: list[ast.AST] = [tree]
+    count = depth = 0
+    while level:
+        depth += 1
+        count += len(level)
+        if count > MAX_NODES or depth > MAX_DEPTH:
+            return False
+        below: list[ast.AST] = []
+        leaves = 0  # context and operator singletons one level down
+        for node in level:
+            kind = type(node)
+            for name in _NODE_FIELDS.get(kind) or _node_fields(kind):
+                value = getattr(node, name, None)
+                if type(value) is list:
+                    for item in value:
+                        if isinstance(item, ast.AST):
+                            below.append(item)
+                elif isinstance(value, ast.AST):
+                    below.append(value)
+            if kind in _SINGLETON_FIELDS:
+                for name in _SINGLETON_FIELDS[kind]:
+                    value = getattr(node, name, None)
+                    leaves += len(value) if type(value) is list else value is not None
+        if leaves and (count + leaves > MAX_NODES or depth + 1 > MAX_DEPTH):
+            return False
+        count += leaves
+        level = below
+    return True
+
+
+def _report_shape(tree: ast.AST) -> None:
+    """Raise the SourceError for the first limit a depth-first walk breaks (its line is the one shown)."""
     stack: list[tuple[ast.AST, int, int | None]] = [(tree, 1, None)]
     count = 0
     while stack:

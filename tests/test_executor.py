@@ -608,6 +608,20 @@ def test_protocol_refuses_malformed_values(data: Any) -> None:
         protocol.decode_value(data)
 
 
+@pytest.mark.parametrize("row", [[1.0, 1e400], [[2.0, 3.0], [1.0, -1e400]], [1.0, (2.0,)], [1, (2,)]],
+                         ids=["inf", "nested-inf", "float-tuple", "int-tuple"])
+def test_protocol_rows_of_numbers_are_checked_like_any_value(row: Any) -> None:
+    """Lists of plain numbers take a faster path: no non-finite float and no non-JSON gets through."""
+    with pytest.raises(ProtocolError):
+        protocol.decode_value(row)
+
+
+def test_protocol_rows_of_numbers_decode_as_copies() -> None:
+    row = [1.5, -0.0, 2.0]
+    decoded = protocol.decode_value([row, [1, 2], [True, 1], [1, [2]], []])
+    assert decoded == [row, [1, 2], [True, 1], [1, [2]], []] and decoded[0] is not row
+
+
 def test_protocol_refuses_deep_nesting() -> None:
     deep: Any = 1
     for _ in range(protocol.MAX_DEPTH + 5):

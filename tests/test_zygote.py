@@ -264,6 +264,49 @@ def test_the_next_child_cannot_find_the_last_submission_in_memory(solo: ZygoteEx
 
 
 @needs_linux
+def test_a_whole_run_is_sent_ahead_and_answered_in_order(solo: ZygoteExecutor, tmp_path: Path) -> None:
+    """Requests go before the child is ready (a map larger than a default pipe included)."""
+    points = tuple((i, i % 7) for i in range(6000))
+    calls = [Call("m", "map", "add", points)] + [Call(f"c{i}", "call", "twice", (i,)) for i in range(300)]
+    result = _run(solo, tmp_path, """
+        import time
+        time.sleep(0.2)  # importing: the requests wait in the pipe
+        def add(a, b):
+            return a + b
+        def twice(x):
+            return 2 * x
+    """, calls)
+    values = _values(result)
+    assert [item.value for item in values["m"]] == [a + b for a, b in points]
+    assert [values[f"c{i}"] for i in range(300)] == [2 * i for i in range(300)]
+
+
+@needs_linux
+def test_a_crash_mid_run_resends_what_was_sent_ahead(solo: ZygoteExecutor, tmp_path: Path) -> None:
+    calls = [Call("a", "call", "ok", (1,)), Call("die", "call", "die"), Call("b", "call", "ok", (2,)),
+             Call("die2", "call", "die"), Call("c", "call", "ok", (3,))]
+    result = _run(solo, tmp_path, """
+        import os
+        def ok(x):
+            return x + 1
+        def die():
+            os._exit(3)
+    """, calls)
+    statuses = {key: outcome.status for key, outcome in result.outcomes.items()}
+    assert statuses == {"a": "ok", "die": "crashed", "b": "ok", "die2": "skipped", "c": "ok"}
+    assert result.outcomes["c"].value == 4 and result.restarts >= 1
+
+
+def test_request_keys_tell_points_from_other_values() -> None:
+    key = zygote_module._content_key
+    assert key(((1, 2), (3, 4))) == key(((1, 2), (3, 4)))
+    assert key(((1, 2), (3, 4)))[0] == "int-tuples"
+    assert key(((1, 2), (3, True))) != key(((1, 2), (3, 1)))
+    assert key(((1, 2), (3, 4.0))) != key(((1, 2), (3, 4)))
+    assert key(((1, 2), [3, 4])) != key(((1, 2), (3, 4)))
+
+
+@needs_linux
 def test_a_timeout_costs_one_child_not_the_zygote(solo: ZygoteExecutor, tmp_path: Path) -> None:
     _values(_run(solo, tmp_path, "X = 1\n", [Call("x", "get", "X")]))
     before = _started(solo)
@@ -288,10 +331,26 @@ def test_a_dead_zygote_is_replaced(own: ZygoteExecutor, tmp_path: Path) -> None:
     _values(_run(own, tmp_path, "def ok():\n    return 1\n", [Call("a", "call", "ok")]))
     pool = own._own_pool
     assert pool is not None and len(pool.idle) == 1
+    zygote_pid = _zygote_pid(pool.idle[0])
     os.killpg(pool.idle[0].proc.pid, signal.SIGKILL)  # bwrap (or the plain zygote), from outside
+    # In a sandbox the zygote dies a moment later (--die-with-parent): a run started before
+    # that could be spawned by it and lose its child with it.
+    _wait_until_dead(zygote_pid)
     again = _run(own, tmp_path, "def ok():\n    return 2\n", [Call("a", "call", "ok")])
     assert again.outcomes["a"].value == 2
     assert _started(own) == 2
+
+
+def _wait_until_dead(pid: int, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return
+        except OSError:
+            return
+        time.sleep(0.01)
 
 
 def _zygote_pid(zygote: Any) -> int:

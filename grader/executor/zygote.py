@@ -47,6 +47,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import itertools
 import json
 import os
 import select
@@ -69,7 +70,7 @@ from grader.sandbox import Isolation, SandboxUnavailable
 from grader.sandbox.launch import open_submission, rlimits_for, user_task_count
 
 from . import protocol
-from .base import Call, ExecutorError, Limits, RunResult
+from .base import Call, CallOutcome, ExecutorError, Limits, RunResult
 from .subprocess_executor import (
     GRACEFUL_EXIT_S,
     PROTOCOL_PATH,
@@ -82,7 +83,6 @@ from .subprocess_executor import (
     _encode_requests,
     _launch,
     _read_tail,
-    _remove_tree,
     _Run,
     _Timeout,
 )
@@ -98,7 +98,8 @@ MIN_MEMORY_BYTES = 1536 * 1024**2  # below this a child could not allocate past 
 MAX_ZYGOTE_STARTS_PER_RUN = 3
 MAX_MESSAGE = 1 << 16
 FRAME_CACHE_BYTES = 64 * 1024**2  # encoded requests kept for the next student (public cases)
-F_GETPIPE_SZ = 1032
+F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
+PIPE_BYTES = 1 << 20  # the default maximum for an unprivileged process (/proc/sys/fs/pipe-max-size)
 MFD_SEALS = (getattr(fcntl, "F_SEAL_SEAL", 1) | getattr(fcntl, "F_SEAL_SHRINK", 2)
              | getattr(fcntl, "F_SEAL_GROW", 4) | getattr(fcntl, "F_SEAL_WRITE", 8))
 
@@ -391,10 +392,28 @@ class _ZygoteChild(_Child):
         self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
         self.reaped = False
         self.sent_ahead: dict[int, int] = {}  # id(request) -> frame bytes, sent before its turn
+        self.ahead_bytes = 0  # of the requests in sent_ahead
+        self.current_bytes = 0  # of the request it is answering (perhaps still in the pipe)
+        self.next_ahead = 0  # position of the first request not yet considered for sending ahead
         try:  # requests sent ahead stay within half the pipe: such a write never blocks
             self.ahead_budget = fcntl.fcntl(request_fd, F_GETPIPE_SZ) // 2
         except OSError:
             self.ahead_budget = 2048
+
+    def take_turn(self, request: dict[str, Any], size: int) -> bool:
+        """`request` is now the one being answered; whether it was sent ahead already."""
+        ahead = self.sent_ahead.pop(id(request), None)
+        if ahead is not None:
+            self.ahead_bytes -= ahead
+        self.current_bytes = size
+        return ahead is not None
+
+    def room_for(self, size: int) -> bool:
+        return self.ahead_bytes + self.current_bytes + size <= self.ahead_budget
+
+    def sent(self, request: dict[str, Any], size: int) -> None:
+        self.sent_ahead[id(request)] = size
+        self.ahead_bytes += size
 
     def send(self, message: dict[str, Any], deadline: float) -> None:
         """As a fresh worker's, with the frame encoded once (see _Request)."""
@@ -614,13 +633,14 @@ class _Lease:
 class _ZygoteRun(_Run):
     """A _Run whose children come from a zygote instead of a fresh interpreter each.
 
-    Requests are pipelined: with each call's request go the next ones, as long as they fit in
-    half the pipe, so the child goes from one call to the next without waiting for the grader
-    to read an answer and write the next request. Nothing else changes: the answers are read
-    in order, each call's wall-clock limit starts when the grader starts waiting for it (the
-    child starts it at about that moment, having just written the previous answer), and a
-    child that times out, crashes or goes out of step is killed with whatever was sent ahead
-    to it; the next child is sent those requests again.
+    Requests are pipelined: a child is sent the run's requests as soon as it is forked, as many
+    as fit in half its request pipe (enlarged to PIPE_BYTES: usually all of them), and with
+    each call's turn go the next ones, so the child goes from one call to the next without
+    waiting for the grader to read an answer and write the next request. Nothing else
+    changes: the answers are read in order, each call's wall-clock limit starts when the
+    grader starts waiting for it (the child starts it at about that moment, having just
+    written the previous answer), and a child that times out, crashes or goes out of step is
+    killed with whatever was sent ahead to it; the next child is sent those requests again.
     """
 
     session: _Lease
@@ -629,40 +649,51 @@ class _ZygoteRun(_Run):
     positions: dict[int, int]
 
     def plan(self, calls: Sequence[Call], requests: list[dict[str, Any]]) -> None:
+        self.turn = 0  # position of the request whose call is being run
         self.queue = requests
         self.calls = {id(request): call for call, request in zip(calls, requests)}
         self.positions = {id(request): index for index, request in enumerate(requests)}
 
+    def run_call(self, call: Call, request: dict[str, Any]) -> CallOutcome:
+        self.turn = self.positions[id(request)]
+        return super().run_call(call, request)
+
     def _deliver(self, request: dict[str, Any], deadline: float) -> _Child | None:
         child = self.child
-        if isinstance(child, _ZygoteChild) and child.sent_ahead.pop(id(request), None) is not None:
-            self._send_ahead(child, request, deadline)
-            return child
-        delivered = super()._deliver(request, deadline)
-        if isinstance(delivered, _ZygoteChild):
-            self._send_ahead(delivered, request, deadline)
-        return delivered
-
-    def _send_ahead(self, child: _ZygoteChild, request: dict[str, Any], deadline: float) -> None:
-        in_flight = sum(child.sent_ahead.values()) + len(getattr(request, "frame", b""))
-        for later in self.queue[self.positions[id(request)] + 1:]:
-            if id(later) in child.sent_ahead:
-                in_flight += 0
-                continue
-            call = self.calls[id(later)]
-            if self.blocked is not None:
-                return
-            if call.name in self.failed_names:
-                continue  # never exchanged: skipped at its turn
-            size = len(later.frame) if isinstance(later, _Request) else None
-            if size is None or in_flight + size > child.ahead_budget:
-                return
+        assert isinstance(child, _ZygoteChild)
+        size = len(getattr(request, "frame", b""))
+        if not child.take_turn(request, size):
             try:
-                child.send(later, deadline)
-            except (_ChildGone, _Timeout):
-                return  # seen again when its turn comes
-            child.sent_ahead[id(later)] = size
-            in_flight += size
+                child.send(request, deadline)
+            except _ChildGone:
+                # Broken before this call began (see _Run._deliver): once more in a fresh child,
+                # which start_child sent this request already if it fitted.
+                self.end_child()
+                if self.ensure_child() is not None:
+                    return None
+                child = self.child
+                assert isinstance(child, _ZygoteChild)
+                if not child.take_turn(request, size):
+                    child.send(request, deadline)
+        self._send_ahead(child, self.turn + 1, deadline)
+        return child
+
+    def _send_ahead(self, child: _ZygoteChild, first: int, deadline: float) -> None:
+        """Send the requests from position `first` on, as many as fit in the child's budget."""
+        position = max(first, child.next_ahead)
+        while position < len(self.queue) and self.blocked is None:
+            later = self.queue[position]
+            if self.calls[id(later)].name not in self.failed_names:  # else skipped at its turn
+                size = len(later.frame) if isinstance(later, _Request) else None
+                if size is None or not child.room_for(size):
+                    return
+                try:
+                    child.send(later, deadline)
+                except (_ChildGone, _Timeout):
+                    return  # seen again when its turn comes
+                child.sent(later, size)
+            position += 1
+            child.next_ahead = position
 
     def start_child(self) -> tuple[str, str] | None:
         try:
@@ -673,6 +704,8 @@ class _ZygoteRun(_Run):
             return f"the submission file {self.submission.name} cannot be read ({exc.strerror})", ""
         request_read, request_write = os.pipe()
         response_read, response_write = os.pipe()
+        for fd in (request_write, response_read):
+            _grow_pipe(fd)
         fds = [source, request_read, response_write, self.stdout.fileno(), self.stderr.fileno()]
         try:
             zygote, serial = self.session.spawn(self.module_name, self.limits, fds)
@@ -688,7 +721,11 @@ class _ZygoteRun(_Run):
             for fd in (source, request_read, response_write):  # only the child may hold them
                 os.close(fd)
         self.children_started += 1
-        self.child = _ZygoteChild(zygote, serial, request_write, response_read, self.limits.cpu_s)
+        child = _ZygoteChild(zygote, serial, request_write, response_read, self.limits.cpu_s)
+        self.child = child
+        # Its requests go now: it reads them once it imported the module, without waiting for
+        # the grader to see "ready" (the calls' limits still start when their turn comes).
+        self._send_ahead(child, self.turn, time.monotonic() + self.limits.call_timeout_s)
         return self._await_ready()
 
 
@@ -708,8 +745,7 @@ def _content_key(value: Any) -> Hashable:
     kind = type(value)
     if value is None or kind in (bool, int, str):
         return (kind.__name__, value)
-    if kind is tuple and all(type(item) is tuple for item in value) and all(
-            type(number) is int for item in value for number in item):
+    if kind is tuple and _int_tuples(value):
         return ("int-tuples", value)  # a map's points: hashed as they are, in C
     if kind is float:
         return ("float", value.hex())  # -0.0 is not 0.0; nan keys equal, as their encoding
@@ -723,6 +759,13 @@ def _content_key(value: Any) -> Hashable:
     if kind is dict:
         return ("dict", tuple((_content_key(k), _content_key(v)) for k, v in value.items()))
     raise _Uncacheable()
+
+
+def _int_tuples(value: tuple[Any, ...]) -> bool:
+    """Whether `value` is a tuple of tuples of ints (a map's points), checked at C speed."""
+    if not value or set(map(type, value)) != {tuple}:
+        return False
+    return set(map(type, itertools.chain.from_iterable(value))) <= {int}
 
 
 class _FrameCache:
@@ -775,6 +818,12 @@ def _encoded_requests(calls: Sequence[Call]) -> list[dict[str, Any]]:
                 _FRAMES.put(key, cached)
         requests.append(cached)
     return requests
+
+
+def _grow_pipe(fd: int) -> None:
+    """Room for every request of a run (and for large answers) without blocking; best effort."""
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def _sealed_copy(path: Path) -> int:
@@ -890,9 +939,8 @@ class ZygoteExecutor(SubprocessExecutor):
         requests = _encoded_requests(calls)
         submission = Path(submission).absolute()
         lease = _Lease(pool, _Shape.of(limits))
-        root = tempfile.mkdtemp(prefix="grader-run-")
         try:
-            with tempfile.TemporaryFile(dir=root) as out, tempfile.TemporaryFile(dir=root) as err:
+            with _output_file("stdout") as out, _output_file("stderr") as err:
                 run = _ZygoteRun(submission, self._module_name_for(submission), self.python,
                                  limits, lease, out, err)  # type: ignore[arg-type]
                 run.plan(calls, requests)
@@ -910,7 +958,12 @@ class ZygoteExecutor(SubprocessExecutor):
                 )
         finally:
             lease.release()
-            _remove_tree(root)
+
+
+def _output_file(name: str) -> IO[bytes]:
+    """A child's stdout or stderr: an anonymous memory file (no folder to make and remove),
+    bounded like a file by the child's RLIMIT_FSIZE and read back through this descriptor."""
+    return open(os.memfd_create(name, os.MFD_CLOEXEC), "w+b", buffering=0)
 
 
 __all__ = ["RECYCLE_AFTER", "ZygoteExecutor", "ZygoteUnavailable", "supported"]

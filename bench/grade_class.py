@@ -102,6 +102,31 @@ def memory(spec, submissions: list[Submission]) -> str:
             f"child {stats.get('max_child_rss_kb', 0) / 1024:.0f} MiB (most of it shared with the zygote)")
 
 
+def bare_runs(spec, folder: Path) -> str:
+    """One trivial call: what a run costs beyond the work (process, sandbox, transport)."""
+    from grader.cli import _executor, _fresh_executor
+    from grader.executor import Call, Limits
+
+    def median_ms(executor, source: str, runs: int) -> float:
+        path = folder / "bare" / "hw2.py"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(source)
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            outcome = executor.run(path, [Call("ok", "call", "ok")], Limits()).outcomes["ok"]
+            times.append(time.perf_counter() - started)
+            assert outcome.status == "ok", outcome
+        return 1000 * statistics.median(times)
+
+    torch_module = "import numpy, torch\ndef ok():\n    return 1\n"
+    warm = median_ms(_executor(spec, eager=True), torch_module, 40)
+    numpy = median_ms(_fresh_executor(spec), "import numpy\ndef ok():\n    return 1\n", 5)
+    torch = median_ms(_fresh_executor(spec), torch_module, 5)
+    return (f"bare run (one trivial call; sandbox, process, transport), median: warm {warm:.1f} ms; fresh "
+            f"{numpy:.0f} ms (numpy) / {torch:.0f} ms (torch): {numpy / warm:.0f}x / {torch / warm:.0f}x")
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -141,6 +166,7 @@ def main() -> int:
         base, base_total = timed_batch(spec, "fresh", submissions[: args.baseline_count], folder / "fresh", args.jobs)
         shutil.rmtree(folder / "warm", ignore_errors=True)
         memory_line = memory(spec, submissions[:24])
+        bare_line = bare_runs(spec, folder)
 
     warm_times = [r.duration_s for r in warm]
     base_times = [r.duration_s for r in base]
@@ -152,6 +178,7 @@ def main() -> int:
     print(f"speed-up: {ratio:.0f}x by median per submission, {throughput_ratio:.0f}x by throughput (start-up included in both)")
     print(f"projected 1,000 submissions: {warm_total / len(warm) * 1000:.1f} s warm, {base_total / len(base) * 1000:.0f} s fresh")
     print(memory_line)
+    print(bare_line)
     same = all(a.score == b.score for a, b in zip(warm, base))
     print(f"scores identical between the two executors: {same} ({len(base)} compared)")
     return 0

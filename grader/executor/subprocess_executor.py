@@ -646,20 +646,24 @@ class SubprocessExecutor:
                     tempfile.TemporaryFile(dir=root) as out, tempfile.TemporaryFile(dir=root) as err:
                 run = _Run(submission, self._module_name_for(submission), self.python,
                            limits, session, out, err)
-                try:
-                    outcomes, import_error, import_traceback = self._perform(run, calls, requests)
-                finally:
-                    run.stop()
-                return RunResult(
-                    outcomes=outcomes,
-                    import_error=import_error,
-                    import_traceback=import_traceback,
-                    stdout_tail=_read_tail(out, limits.output_bytes),
-                    stderr_tail=_read_tail(err, limits.output_bytes),
-                    restarts=run.restarts,
-                )
+                return self._result(run, calls, requests)
         finally:
             _remove_tree(root)
+
+    def _result(self, run: _Run, calls: Sequence[Call], requests: list[dict[str, Any]]) -> RunResult:
+        """Perform the run, stop its child, and gather what became of it."""
+        try:
+            outcomes, import_error, import_traceback = self._perform(run, calls, requests)
+        finally:
+            run.stop()
+        return RunResult(
+            outcomes=outcomes,
+            import_error=import_error,
+            import_traceback=import_traceback,
+            stdout_tail=_read_tail(run.stdout, run.limits.output_bytes),
+            stderr_tail=_read_tail(run.stderr, run.limits.output_bytes),
+            restarts=run.restarts,
+        )
 
     @staticmethod
     def _perform(

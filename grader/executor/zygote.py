@@ -944,18 +944,7 @@ class ZygoteExecutor(SubprocessExecutor):
                 run = _ZygoteRun(submission, self._module_name_for(submission), self.python,
                                  limits, lease, out, err)  # type: ignore[arg-type]
                 run.plan(calls, requests)
-                try:
-                    outcomes, import_error, import_traceback = self._perform(run, calls, requests)
-                finally:
-                    run.stop()
-                return RunResult(
-                    outcomes=outcomes,
-                    import_error=import_error,
-                    import_traceback=import_traceback,
-                    stdout_tail=_read_tail(out, limits.output_bytes),
-                    stderr_tail=_read_tail(err, limits.output_bytes),
-                    restarts=run.restarts,
-                )
+                return self._result(run, calls, requests)
         finally:
             lease.release()
 

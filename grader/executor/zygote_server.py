@@ -677,19 +677,6 @@ def _clear_keyrings() -> None:
 # --------------------------------------------------------------------------- main
 
 
-def _close_other_descriptors(keep: set[int]) -> None:
-    try:
-        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
-    except OSError:
-        return
-    for fd in open_fds:
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
 def _arguments(argv: list[str]) -> dict[str, str]:
     values = {}
     for flag in ("--submission", "--module-name", "--control"):
@@ -702,7 +689,6 @@ def _arguments(argv: list[str]) -> dict[str, str]:
 def main(argv: list[str]) -> int:
     args = _arguments(argv)
     control_fd = int(args["--control"])
-    _close_other_descriptors({0, 1, 2, control_fd})
     control = socket.socket(fileno=control_fd)
     control.set_inheritable(False)
     sandboxed = os.getpid() == 1  # bubblewrap --as-pid-1: init of a PID namespace of its own
@@ -720,7 +706,8 @@ def main(argv: list[str]) -> int:
     try:
         here = os.path.dirname(os.path.abspath(__file__))
         _load(PROTOCOL_MODULE, os.path.join(here, "protocol.py"))
-        _load(WORKER_MODULE, os.path.abspath(args["--submission"]))
+        worker = _load(WORKER_MODULE, os.path.abspath(args["--submission"]))
+        worker._close_other_descriptors({0, 1, 2, control_fd})  # a launcher's leftovers
         missing = _preload()
         _set_process_title(PROCESS_TITLE)
         zygote = Zygote(control, sandboxed)

@@ -17,6 +17,7 @@ import os
 import secrets
 import signal
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -338,6 +339,25 @@ def test_a_dead_zygote_is_replaced(own: ZygoteExecutor, tmp_path: Path) -> None:
     _wait_until_dead(zygote_pid)
     again = _run(own, tmp_path, "def ok():\n    return 2\n", [Call("a", "call", "ok")])
     assert again.outcomes["a"].value == 2
+    assert _started(own) == 2
+
+
+@needs_linux
+def test_a_zygote_killed_while_its_child_imports_costs_the_student_nothing(own: ZygoteExecutor, tmp_path: Path) -> None:
+    _values(_run(own, tmp_path, "def ok():\n    return 1\n", [Call("a", "call", "ok")]))
+    pool = own._own_pool
+    assert pool is not None and len(pool.idle) == 1
+    # 0.7 s into the run the child is still importing (it sleeps 1.5 s there): kill the zygote
+    # from outside (bwrap, or the plain zygote), as the OOM killer or an operator would.
+    killer = threading.Timer(0.7, os.killpg, (pool.idle[0].proc.pid, signal.SIGKILL))
+    killer.start()
+    try:
+        result = _run(own, tmp_path, "import time\ntime.sleep(1.5)\ndef ok():\n    return 2\n",
+                      [Call("a", "call", "ok")])
+    finally:
+        killer.cancel()
+    assert not result.import_error, result.import_error
+    assert result.outcomes["a"].value == 2
     assert _started(own) == 2
 
 

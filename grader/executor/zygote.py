@@ -696,6 +696,15 @@ class _ZygoteRun(_Run):
             child.next_ahead = position
 
     def start_child(self) -> tuple[str, str] | None:
+        self.spawned_from: _Zygote | None = None
+        failure = self._start_child()
+        if failure is not None and self.spawned_from is not None and not self.spawned_from.usable:
+            # The warm worker died under this child (killed from outside, the OOM killer...):
+            # the machine's fault, not the student's, so once more with a fresh one.
+            failure = self._start_child()
+        return failure
+
+    def _start_child(self) -> tuple[str, str] | None:
         try:
             source = _sealed_copy(self.submission)
         except SandboxUnavailable as exc:  # a symlink, not a regular file, too large
@@ -721,6 +730,7 @@ class _ZygoteRun(_Run):
             for fd in (source, request_read, response_write):  # only the child may hold them
                 os.close(fd)
         self.children_started += 1
+        self.spawned_from = zygote
         child = _ZygoteChild(zygote, serial, request_write, response_read, self.limits.cpu_s)
         self.child = child
         # Its requests go now: it reads them once it imported the module, without waiting for

@@ -152,7 +152,7 @@ class _Child:
         return self.proc.poll() is not None  # macOS: no waitid; reaping here is the fallback
 
     def send(self, message: dict[str, Any], deadline: float) -> None:
-        data = memoryview(protocol.encode_frame(message))
+        data = memoryview(self._frame(message))
         with selectors.DefaultSelector() as writer:
             writer.register(self.request_fd, selectors.EVENT_WRITE)
             while data:
@@ -165,6 +165,10 @@ class _Child:
                 data = data[written:]
                 if data:
                     self._wait(writer, deadline)
+
+    @staticmethod
+    def _frame(message: dict[str, Any]) -> bytes:
+        return protocol.encode_frame(message)
 
     def _wait(self, selector: selectors.BaseSelector, deadline: float) -> list[str]:
         remaining = deadline - time.monotonic()

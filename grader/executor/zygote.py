@@ -415,23 +415,10 @@ class _ZygoteChild(_Child):
         self.sent_ahead[id(request)] = size
         self.ahead_bytes += size
 
-    def send(self, message: dict[str, Any], deadline: float) -> None:
-        """As a fresh worker's, with the frame encoded once (see _Request)."""
-        frame = message.frame if isinstance(message, _Request) else protocol.encode_frame(message)
-        data = memoryview(frame)
-        while data:
-            try:
-                written = os.write(self.request_fd, data)
-            except BlockingIOError:
-                written = 0
-            except (BrokenPipeError, ConnectionResetError) as exc:
-                raise _ChildGone() from exc
-            data = data[written:]
-            if data:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise _Timeout()
-                select.select([], [self.request_fd], [], remaining)
+    @staticmethod
+    def _frame(message: dict[str, Any]) -> bytes:
+        """Encoded once for every student (see _Request)."""
+        return message.frame if isinstance(message, _Request) else protocol.encode_frame(message)
 
     def has_exited(self) -> bool:
         if self.exit is None:

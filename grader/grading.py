@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from grader.cases import Case, CaseIdentity, NodeContext, fixed_cases, generated_cases
 from grader.checkers.engine import compare, matches
 from grader.checkers.formula import PointValues, compare_formula, matches_everywhere
-from grader.executor import Call, CallOutcome, Executor, Limits, RunResult
+from grader.executor import Call, CallOutcome, Executor, Limits, MapOutcomes, RunResult
 from grader.expected import ExpectedSource, ReferenceFailure, Target
 from grader.expected_cache import CachedExpected, Memo
 from grader.expressions import ExpressionError, parse_expression
@@ -478,7 +478,9 @@ def _outcome_problem(outcome: CallOutcome, name: str) -> tuple[Status, str] | No
     return status, outcome.error or f"{name}: {outcome.status}"
 
 
-def _point_values(items: list[Any]) -> PointValues:
+def _point_values(items: Sequence[Any]) -> PointValues:
+    if isinstance(items, MapOutcomes):  # values and failures as they are (no object per point)
+        return PointValues(list(items.values), {i: o.error or o.status for i, o in items.failures.items()})
     values = [item.value if isinstance(item, CallOutcome) else item for item in items]
     errors = {i: item.error or item.status for i, item in enumerate(items) if isinstance(item, CallOutcome) and item.status != "ok"}
     for i in errors:

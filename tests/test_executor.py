@@ -661,3 +661,15 @@ def test_worker_is_self_contained() -> None:
     source = Path(WORKER_FILE).read_text()
     assert "import grader" not in source and "from grader" not in source
     assert "from ." not in source
+
+
+def test_map_outcomes_read_as_a_list_of_call_outcomes() -> None:
+    from grader.executor import MapOutcomes
+
+    failed = CallOutcome("m[1]", "error", error="ValueError: no")
+    items = MapOutcomes("m", [3, None, "x"], {1: failed})
+    assert len(items) == 3
+    assert list(items) == [CallOutcome("m[0]", "ok", value=3), failed, CallOutcome("m[2]", "ok", value="x")]
+    assert items[-1] == items[2] and items[-3].id == "m[0]"
+    with pytest.raises(IndexError):
+        items[3]

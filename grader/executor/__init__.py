@@ -7,7 +7,7 @@
 See base.py for the types, protocol.py for the wire format, worker.py for the child side.
 """
 
-from .base import Call, CallOutcome, Executor, ExecutorError, Limits, RunResult
+from .base import Call, CallOutcome, Executor, ExecutorError, Limits, MapOutcomes, RunResult
 from .protocol import ProtocolError, QualifiedName, UnencodableValue
 from .subprocess_executor import SubprocessExecutor
 
@@ -17,6 +17,7 @@ __all__ = [
     "Executor",
     "ExecutorError",
     "Limits",
+    "MapOutcomes",
     "ProtocolError",
     "QualifiedName",
     "RunResult",

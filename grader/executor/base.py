@@ -48,8 +48,9 @@ class CallOutcome:
 
     ``value`` is decoded plain data when ``ok``: None, bool, int, float, complex, str, list,
     tuple, set, dict, ``QualifiedName`` or an exact ``np.ndarray`` of a numeric dtype.
-    For a ``map`` it is a list of per-item ``CallOutcome`` (ids ``"<call id>[<index>]"``),
-    each with its own status (ok, missing, error, unencodable or malformed).
+    For a ``map`` it is a ``MapOutcomes``: a sequence of per-item ``CallOutcome`` (ids
+    ``"<call id>[<index>]"``), each with its own status (ok, missing, error, unencodable or
+    malformed).
     """
 
     id: str
@@ -57,6 +58,29 @@ class CallOutcome:
     value: object = None
     error: str = ""  # one line for a human
     traceback: str = ""  # the submission's frames only: "line N, in func: source" + error
+
+
+class MapOutcomes(Sequence[CallOutcome]):
+    """A map's per-item outcomes, kept as the items' values and the failed items' outcomes.
+
+    A formula check maps the student's function over thousands of points: one CallOutcome
+    per point cost more than the rest of its decoding. Items are made when read.
+    """
+
+    def __init__(self, call_id: str, values: list[object], failures: dict[int, CallOutcome]) -> None:
+        self.call_id = call_id
+        self.values = values  # None where the item failed
+        self.failures = failures  # index -> that item's outcome (status other than ok)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, index: int) -> CallOutcome:  # type: ignore[override]
+        if not -len(self.values) <= index < len(self.values):
+            raise IndexError(index)
+        index %= len(self.values)
+        failure = self.failures.get(index)
+        return failure or CallOutcome(f"{self.call_id}[{index}]", "ok", value=self.values[index])
 
 
 @dataclass(frozen=True)

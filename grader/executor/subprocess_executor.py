@@ -30,7 +30,7 @@ from grader.sandbox import Isolation, Launch, PlainIsolation, SandboxUnavailable
 from grader.sandbox.launch import Session
 
 from . import protocol
-from .base import OPS, Call, CallOutcome, ExecutorError, Limits, RunResult
+from .base import OPS, Call, CallOutcome, ExecutorError, Limits, MapOutcomes, RunResult
 
 WORKER_PATH = Path(__file__).with_name("worker.py")
 PROTOCOL_PATH = Path(__file__).with_name("protocol.py")
@@ -352,14 +352,24 @@ def _map_outcome(call: Call, reply: dict[str, Any]) -> CallOutcome:
     items = reply.get("items")
     if not isinstance(items, list) or len(items) != len(call.args):
         raise _Malformed("a map reply without one result per input")
-    per_item = []
+    values: list[Any] = [None] * len(items)
+    failures: dict[int, CallOutcome] = {}
     for index, item in enumerate(items):
+        if type(item) is dict and len(item) == 2 and item.get("status") == "ok":
+            value = item.get("value")
+            if type(value) is int or type(value) is str:  # the usual item: nothing to decode
+                values[index] = value
+                continue
         item_id = f"{call.id}[{index}]"
         try:
-            per_item.append(_decoded_outcome(item_id, item))
+            outcome = _decoded_outcome(item_id, item)
         except _Malformed as exc:
-            per_item.append(CallOutcome(item_id, "malformed", error=f"the worker sent {exc}"))
-    return CallOutcome(call.id, "ok", value=per_item)
+            outcome = CallOutcome(item_id, "malformed", error=f"the worker sent {exc}")
+        if outcome.status == "ok":
+            values[index] = outcome.value
+        else:
+            failures[index] = outcome
+    return CallOutcome(call.id, "ok", value=MapOutcomes(call.id, values, failures))
 
 
 def _outcome_from_reply(call: Call, reply: dict[str, Any]) -> CallOutcome:

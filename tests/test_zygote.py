@@ -526,3 +526,18 @@ def test_the_corpus_ran_on_few_zygotes(zygote_batch: attacks.Batch) -> None:
     # Two threads, and a zygote replaced only when an attack broke its child's cleanup or the
     # zygote itself: most children came from a handful of zygotes.
     assert zygote_batch.zygotes <= len(zygote_batch.results) // 2  # type: ignore[attr-defined]
+
+
+def test_a_repeated_call_object_is_encoded_once_and_found_by_identity() -> None:
+    from grader.executor import zygote
+
+    points = tuple((i, i % 5) for i in range(3000))
+    public = Call("q/formula", "map", "width", points)
+    first = zygote._encoded_requests([public])[0]
+    assert zygote._FRAMES.of_call(public) is None  # seen once: could be a hidden call, not kept
+    second = zygote._encoded_requests([Call("q/formula", "map", "width", points)])[0]
+    assert second is first  # an identical call: the same frame, by content
+    zygote._encoded_requests([public])
+    assert zygote._FRAMES.of_call(public) is first  # repeated: now found without a key
+    other = Call("q/formula", "map", "width", points[:-1])
+    assert zygote._encoded_requests([other])[0] is not first

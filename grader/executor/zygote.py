@@ -98,6 +98,7 @@ MIN_MEMORY_BYTES = 1536 * 1024**2  # below this a child could not allocate past 
 MAX_ZYGOTE_STARTS_PER_RUN = 3
 MAX_MESSAGE = 1 << 16
 FRAME_CACHE_BYTES = 64 * 1024**2  # encoded requests kept for the next student (public cases)
+MAX_CALLS_BY_IDENTITY = 4096  # Call objects remembered by identity (a class's public calls)
 F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
 PIPE_BYTES = 1 << 20  # the default maximum for an unprivileged process (/proc/sys/fs/pipe-max-size)
 MFD_SEALS = (getattr(fcntl, "F_SEAL_SEAL", 1) | getattr(fcntl, "F_SEAL_SHRINK", 2)
@@ -771,6 +772,21 @@ class _FrameCache:
         self.bytes = 0
         self.max_bytes = max_bytes
         self.lock = threading.Lock()
+        # The grader reuses the very Call objects of public checks for every student: found by
+        # identity, their keys (a formula map's thousands of points) need not be rebuilt. The
+        # entry holds the Call, so its id cannot be reused while it is here.
+        self.by_call: OrderedDict[int, tuple[Call, _Request]] = OrderedDict()
+
+    def of_call(self, call: Call) -> _Request | None:
+        with self.lock:
+            found = self.by_call.get(id(call))
+        return found[1] if found is not None and found[0] is call else None
+
+    def remember_call(self, call: Call, request: _Request) -> None:
+        with self.lock:
+            self.by_call[id(call)] = (call, request)
+            if len(self.by_call) > MAX_CALLS_BY_IDENTITY:
+                self.by_call.popitem(last=False)
 
     def get(self, key: Hashable) -> _Request | None:
         with self.lock:
@@ -801,20 +817,31 @@ def _encoded_requests(calls: Sequence[Call]) -> list[dict[str, Any]]:
         if call.id in seen:
             raise ValueError(f"duplicate call id {call.id!r}")
         seen.add(call.id)
-        try:
-            key: Hashable | None = (call.id, call.op, call.name, _content_key(call.args),
-                                    _content_key(dict(call.kwargs)))
-        except (_Uncacheable, TypeError, ValueError):
-            key = None
-        cached = _FRAMES.get(key) if key is not None else None
+        cached = _FRAMES.of_call(call)
         if cached is None:
-            plain = _encode_requests([call])[0]
-            cached = _Request(plain)
-            cached.frame = protocol.encode_frame(plain)
-            if key is not None:
-                _FRAMES.put(key, cached)
+            cached, repeated = _encoded_request(call)
+            if repeated:  # a public call (hidden ones are new for every student: not kept)
+                _FRAMES.remember_call(call, cached)
         requests.append(cached)
     return requests
+
+
+def _encoded_request(call: Call) -> tuple[_Request, bool]:
+    """The request of `call`, and whether it came from the cache (an identical call before)."""
+    try:
+        key: Hashable | None = (call.id, call.op, call.name, _content_key(call.args),
+                                _content_key(dict(call.kwargs)))
+    except (_Uncacheable, TypeError, ValueError):
+        key = None
+    cached = _FRAMES.get(key) if key is not None else None
+    if cached is not None:
+        return cached, True
+    plain = _encode_requests([call])[0]
+    cached = _Request(plain)
+    cached.frame = protocol.encode_frame(plain)
+    if key is not None:
+        _FRAMES.put(key, cached)
+    return cached, False
 
 
 def _grow_pipe(fd: int) -> None:

@@ -63,9 +63,18 @@ def question_of(student: str) -> str:
 
 
 def corpus_entries() -> list[str]:
-    names = sorted(p.stem for p in CORPUS.glob("*.py"))
+    names = sorted(p.stem for p in CORPUS.glob("*.py") if not p.name.startswith("_"))
     names += sorted(p.name for p in CORPUS.iterdir() if p.is_dir() and (p / "hw2.py").is_file())
     return names
+
+
+ANSWER_LINE = "# ---- a correct answer, returned only when the attack worked: _answer.py, inserted here when planted"
+
+
+def with_answer(source: str) -> str:
+    """An attack's source with the correct answer they all share (_answer.py, its code) in place."""
+    answer = (CORPUS / "_answer.py").read_text().split('"""', 2)[2].strip("\n")
+    return source.replace(ANSWER_LINE, f"{ANSWER_LINE}\n{answer}")
 
 
 # --------------------------------------------------------------------------- the corpus itself
@@ -215,7 +224,8 @@ def plant(entry: str, folder: Path, student: str, marker: str, port: int) -> Sub
         (target / "hw2.py").write_text(text)
     for path in target.glob("*.py"):
         if not path.is_symlink():
-            path.write_text(path.read_text().replace("__MARKER__", marker).replace("__PORT__", str(port)))
+            text = with_answer(path.read_text())
+            path.write_text(text.replace("__MARKER__", marker).replace("__PORT__", str(port)))
     return Submission(student, target / "hw2.py")
 
 

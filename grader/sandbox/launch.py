@@ -315,14 +315,7 @@ def processes_of(uid: int) -> list[tuple[int, bool]]:
     """
     wanted = str(uid).encode()
     found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status", "rb") as status:
-                data = status.read()
-        except OSError:
-            continue
+    for pid, data in _process_statuses():
         uids, zombie = b"", False
         for line in data.split(b"\n"):
             if line.startswith(b"State:"):
@@ -331,8 +324,20 @@ def processes_of(uid: int) -> list[tuple[int, bool]]:
                 uids = line
                 break
         if wanted in uids.split()[1:]:
-            found.append((int(name), zombie))
+            found.append((pid, zombie))
     return found
+
+
+def _process_statuses() -> Iterator[tuple[int, bytes]]:
+    """(pid, contents of /proc/PID/status) of every process still there when read."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as status:
+                yield int(name), status.read()
+        except OSError:
+            continue
 
 
 def sweep_uid(uid: int, timeout_s: float = SWEEP_TIMEOUT_S) -> bool:
@@ -475,14 +480,7 @@ def _stage_hook(stage: str, binds: list[tuple[str, str, bool]], rlimits: list[tu
 def user_task_count(uid: int) -> int:
     """Tasks (threads included: RLIMIT_NPROC counts them) of `uid` right now."""
     total = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status", "rb") as status:
-                data = status.read()
-        except OSError:
-            continue
+    for _, data in _process_statuses():
         uid_line = next((l for l in data.split(b"\n") if l.startswith(b"Uid:")), b"")
         if uid_line.split()[1:2] == [str(uid).encode()]:
             threads = next((l for l in data.split(b"\n") if l.startswith(b"Threads:")), b"Threads: 1")

@@ -102,8 +102,7 @@ def _values(result: RunResult) -> dict[str, Any]:
     return {key: outcome.value for key, outcome in result.outcomes.items()}
 
 
-@pytest.fixture(scope="module")
-def solo() -> Iterator[ZygoteExecutor]:
+def _executor_of_its_own() -> Iterator[ZygoteExecutor]:
     """An executor with zygotes of its own (one at a time here), closed at the end."""
     executor = EagerZygoteExecutor(module_name="hw2", sandbox=probe().isolation)
     try:
@@ -112,14 +111,8 @@ def solo() -> Iterator[ZygoteExecutor]:
         executor.close()
 
 
-@pytest.fixture()
-def own() -> Iterator[ZygoteExecutor]:
-    """Like `solo`, for a test that breaks or recycles its zygotes."""
-    executor = EagerZygoteExecutor(module_name="hw2", sandbox=probe().isolation)
-    try:
-        yield executor
-    finally:
-        executor.close()
+solo = pytest.fixture(scope="module", name="solo")(_executor_of_its_own)
+own = pytest.fixture(name="own")(_executor_of_its_own)  # for a test that breaks or recycles its zygotes
 
 
 def _started(executor: ZygoteExecutor) -> int:

@@ -327,10 +327,6 @@ class _Malformed(Exception):
 
 def _decoded_outcome(outcome_id: str, reply: Any) -> CallOutcome:
     """A CallOutcome from one reply dict ({"status", "value"?, "error"?, "traceback"?})."""
-    if type(reply) is dict and len(reply) == 2 and reply.get("status") == "ok":
-        value = reply.get("value")
-        if type(value) is int or type(value) is str:  # a map's usual item: nothing to decode
-            return CallOutcome(outcome_id, "ok", value=value)
     if not isinstance(reply, dict) or reply.get("status") not in WORKER_STATUSES:
         raise _Malformed("a reply without a valid status")
     status = reply["status"]

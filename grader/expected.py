@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -92,20 +92,29 @@ def _single_threaded_torch() -> None:
         torch.set_num_threads(1)
 
 
+def rebuilt(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """`value` with tuples, lists and dicts rebuilt (never mutated) and `leaf` applied to the rest."""
+    if isinstance(value, tuple):
+        return tuple(rebuilt(v, leaf) for v in value)
+    if isinstance(value, list):
+        return [rebuilt(v, leaf) for v in value]
+    if isinstance(value, dict):
+        return {k: rebuilt(v, leaf) for k, v in value.items()}
+    return leaf(value)
+
+
 def to_plain(value: Any) -> Any:
     """Reference results as plain data: arrays become float64 numpy arrays."""
+    return rebuilt(value, _plain_leaf)
+
+
+def _plain_leaf(value: Any) -> Any:
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         return value.detach().cpu().numpy().astype(np.float64)
     if isinstance(value, np.ndarray):
         return value.astype(np.float64) if value.dtype.kind in "biuf" else value
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, tuple):
-        return tuple(to_plain(v) for v in value)
-    if isinstance(value, list):
-        return [to_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
     return value
 
 

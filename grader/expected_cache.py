@@ -21,23 +21,21 @@ from typing import Any, Callable, Hashable, Sequence
 import numpy as np
 
 from grader.cases import Case
-from grader.expected import ExpectedSource, ReferenceFailure, Target
+from grader.expected import ExpectedSource, ReferenceFailure, Target, rebuilt
 
 MAX_POINT_SETS = 64  # point_values entries (public point sets repeat; others are evicted)
 
 
 def frozen(value: Any) -> Any:
     """`value` with its arrays made read-only (containers are rebuilt, not mutated)."""
+    return rebuilt(value, _read_only)
+
+
+def _read_only(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         view = value.view()
         view.flags.writeable = False
         return view
-    if isinstance(value, tuple):
-        return tuple(frozen(v) for v in value)
-    if isinstance(value, list):
-        return [frozen(v) for v in value]
-    if isinstance(value, dict):
-        return {k: frozen(v) for k, v in value.items()}
     return value
 
 

@@ -193,6 +193,42 @@ def test_map_over_many_inputs(tmp_path: Path) -> None:
     assert sum(o.status == "ok" for o in per_item) == 998
 
 
+def test_map_over_integer_points_gives_what_single_calls_give(tmp_path: Path) -> None:
+    # A formula's points take the worker's shortcut (ints in, an int out); every other
+    # argument or result must come back exactly as a single call would bring it.
+    source = """
+        import numpy as np
+        def width(i, k, s):
+            if i == 0:
+                raise ZeroDivisionError("no input")
+            if i == 1:
+                raise NotImplementedError
+            if i == 2:
+                return 10 ** 30
+            if i == 3:
+                return np.int64(7)
+            if i == 4:
+                return True
+            if i == 5:
+                return (i - k) / s
+            if i == 6:
+                return object()
+            return (i - k) // s + 1
+    """
+    points = ((0, 1, 1), (1, 1, 1), (2, 1, 1), (3, 1, 1), (4, 1, 1), (5, 1, 2), (6, 1, 1),
+              (9, 3, 2), (7.0, 1, 1), (True, 1, 1), ([9], 1, 1))
+    singles = [Call(f"c{n}", "call", "width", point) for n, point in enumerate(points)]
+    result = run(tmp_path, source, [Call("m", "map", "width", points), *singles])
+    mapped = result.outcomes["m"].value
+    for n, item in enumerate(mapped):
+        single = result.outcomes[f"c{n}"]
+        assert (item.status, item.error, item.traceback) == (single.status, single.error, single.traceback)
+        assert type(item.value) is type(single.value) and item.value == single.value
+    assert [o.status for o in mapped] == ["error", "missing", "ok", "ok", "ok", "ok", "unencodable",
+                                          "ok", "ok", "missing", "error"]
+    assert [mapped[n].value for n in (2, 3, 4, 5, 7)] == [10 ** 30, 7, True, 2.0, 4]
+
+
 def test_missing_and_not_implemented(tmp_path: Path) -> None:
     result = run(tmp_path, """
         VALUE = 1

@@ -602,6 +602,22 @@ def test_protocol_roundtrip_nan_and_arrays() -> None:
         decoded[...] = 0  # writeable: the worker's callees may mutate their inputs
 
 
+NPY_ARRAYS = [
+    np.random.default_rng(0).random((12, 11)), np.arange(6, dtype=np.int16).reshape(2, 3).T,
+    np.array(3.5), np.zeros((0, 3)), np.ones(5, dtype=">f4"), np.array([True, False]),
+    (np.arange(6) + 1j).reshape(3, 2), np.arange(20.0).reshape(4, 5)[::2, ::3],
+    np.float16([1, 2]), np.asfortranarray(np.ones((3, 4))), np.zeros((2, 0, 3), order="F"),
+    np.arange(123456, dtype=np.uint8), np.zeros((1, 1, 1, 1, 1, 1, 1, 1), dtype=np.int64),
+]
+
+
+@pytest.mark.parametrize("array", NPY_ARRAYS, ids=lambda a: f"{a.dtype.str}{a.shape}")
+def test_protocol_npy_bytes_are_what_np_save_writes(array: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    assert protocol.npy_bytes(array) == buffer.getvalue()
+
+
 def test_protocol_encodes_numpy_scalars_as_python_numbers() -> None:
     encoded = protocol.encode_value([np.float32(1.5), np.int64(3), np.bool_(True)])
     assert encoded == [1.5, 3, True] and type(encoded[1]) is int

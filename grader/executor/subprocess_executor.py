@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import IO, Any, Callable, Sequence
 
 from grader.sandbox import Isolation, Launch, PlainIsolation, SandboxUnavailable, probe
 from grader.sandbox.launch import Session
@@ -168,7 +168,7 @@ class _Child:
 
     @staticmethod
     def _frame(message: dict[str, Any]) -> bytes:
-        return protocol.encode_frame(message)
+        return message.frame if isinstance(message, _Request) else protocol.encode_frame(message)
 
     def _wait(self, selector: selectors.BaseSelector, deadline: float) -> list[str]:
         remaining = deadline - time.monotonic()
@@ -292,28 +292,41 @@ class _Child:
 # --------------------------------------------------------------------------- requests
 
 
-def _encode_requests(calls: Sequence[Call]) -> list[dict[str, Any]]:
-    """Encode every request up front: a bad Call is the caller's bug, raised before any work."""
+class _Request(dict):
+    """An encoded request and its frame, encoded once (the zygote executor also reuses both for
+    an identical call: a public case is the same for every student). Read-only once made."""
+
+    frame: bytes
+
+
+def _encode_requests(calls: Sequence[Call],
+                     encode: Callable[[Call], _Request] | None = None) -> list[_Request]:
+    """Encode every request up front: a bad Call is the caller's bug, raised before any work.
+    `encode` may find a request already made (the zygote's cache); else _encode_request."""
     seen: set[str] = set()
     requests = []
     for call in calls:
         if call.id in seen:
             raise ValueError(f"duplicate call id {call.id!r}")
         seen.add(call.id)
-        if call.op not in OPS:
-            raise ValueError(f"call {call.id!r}: unknown op {call.op!r}")
-        request: dict[str, Any] = {"id": call.id, "op": call.op, "name": call.name}
-        try:
-            request["kwargs"] = protocol.encode_value(dict(call.kwargs))
-            if call.op == "map":
-                request["items"] = [protocol.encode_value(tuple(item)) for item in call.args]
-            else:
-                request["args"] = protocol.encode_value(tuple(call.args))
-            protocol.encode_frame(request)  # size check
-        except (protocol.UnencodableValue, protocol.ProtocolError, TypeError) as exc:
-            raise ValueError(f"call {call.id!r}: inputs cannot be sent: {exc}") from exc
-        requests.append(request)
+        requests.append((encode or _encode_request)(call))
     return requests
+
+
+def _encode_request(call: Call) -> _Request:
+    if call.op not in OPS:
+        raise ValueError(f"call {call.id!r}: unknown op {call.op!r}")
+    request = _Request(id=call.id, op=call.op, name=call.name)
+    try:
+        request["kwargs"] = protocol.encode_value(dict(call.kwargs))
+        if call.op == "map":
+            request["items"] = [protocol.encode_value(tuple(item)) for item in call.args]
+        else:
+            request["args"] = protocol.encode_value(tuple(call.args))
+        request.frame = protocol.encode_frame(request)  # also the size check
+    except (protocol.UnencodableValue, protocol.ProtocolError, TypeError) as exc:
+        raise ValueError(f"call {call.id!r}: inputs cannot be sent: {exc}") from exc
+    return request
 
 
 def _clip(value: Any, limit: int) -> str:

@@ -80,9 +80,11 @@ from .subprocess_executor import (
     _ChildGone,
     _child_env,
     _describe_exit,
+    _encode_request,
     _encode_requests,
     _launch,
     _read_tail,
+    _Request,
     _Run,
     _Timeout,
 )
@@ -416,11 +418,6 @@ class _ZygoteChild(_Child):
         self.sent_ahead[id(request)] = size
         self.ahead_bytes += size
 
-    @staticmethod
-    def _frame(message: dict[str, Any]) -> bytes:
-        """Encoded once for every student (see _Request)."""
-        return message.frame if isinstance(message, _Request) else protocol.encode_frame(message)
-
     def has_exited(self) -> bool:
         if self.exit is None:
             self.exit = self.zygote.wait_exit(self.serial, time.monotonic())
@@ -727,13 +724,6 @@ class _ZygoteRun(_Run):
         return self._await_ready()
 
 
-class _Request(dict):
-    """An encoded request and its frame, made once: an identical call (a public case is the
-    same for every student) reuses both. Read-only once made; shared between threads."""
-
-    frame: bytes
-
-
 class _Uncacheable(Exception):
     pass
 
@@ -809,21 +799,18 @@ class _FrameCache:
 _FRAMES = _FrameCache(FRAME_CACHE_BYTES)
 
 
-def _encoded_requests(calls: Sequence[Call]) -> list[dict[str, Any]]:
+def _encoded_requests(calls: Sequence[Call]) -> list[_Request]:
     """_encode_requests (the same checks, errors and messages), each frame encoded once."""
-    seen: set[str] = set()
-    requests: list[dict[str, Any]] = []
-    for call in calls:
-        if call.id in seen:
-            raise ValueError(f"duplicate call id {call.id!r}")
-        seen.add(call.id)
-        cached = _FRAMES.of_call(call)
-        if cached is None:
-            cached, repeated = _encoded_request(call)
-            if repeated:  # a public call (hidden ones are new for every student: not kept)
-                _FRAMES.remember_call(call, cached)
-        requests.append(cached)
-    return requests
+    return _encode_requests(calls, _known_or_encoded)
+
+
+def _known_or_encoded(call: Call) -> _Request:
+    cached = _FRAMES.of_call(call)
+    if cached is None:
+        cached, repeated = _encoded_request(call)
+        if repeated:  # a public call (hidden ones are new for every student: not kept)
+            _FRAMES.remember_call(call, cached)
+    return cached
 
 
 def _encoded_request(call: Call) -> tuple[_Request, bool]:
@@ -836,9 +823,7 @@ def _encoded_request(call: Call) -> tuple[_Request, bool]:
     cached = _FRAMES.get(key) if key is not None else None
     if cached is not None:
         return cached, True
-    plain = _encode_requests([call])[0]
-    cached = _Request(plain)
-    cached.frame = protocol.encode_frame(plain)
+    cached = _encode_request(call)
     if key is not None:
         _FRAMES.put(key, cached)
     return cached, False

@@ -229,6 +229,33 @@ def test_map_over_integer_points_gives_what_single_calls_give(tmp_path: Path) ->
     assert [mapped[n].value for n in (2, 3, 4, 5, 7)] == [10 ** 30, 7, True, 2.0, 4]
 
 
+@pytest.mark.parametrize("reply", [
+    {"status": "ok", "values": [1, 2]},
+    {"status": "ok", "values": [1], "failures": []},
+    {"status": "ok", "values": [1, 2], "failures": [[2, {"status": "error", "error": "x"}]]},
+    {"status": "ok", "values": [1, 2], "failures": [[0, {"status": "error"}], [0, {"status": "error"}]]},
+    {"status": "ok", "values": [1, 2], "failures": [[True, {"status": "error"}]]},
+    {"status": "ok", "values": [1, 2], "failures": [[0, {"status": "ok", "value": 5}]]},
+    {"status": "ok", "items": [{"status": "ok", "value": 1}, {"status": "ok", "value": 2}]},
+], ids=["no-failures", "short", "index-out", "index-twice", "bool-index", "ok-failure", "old-form"])
+def test_a_forged_map_reply_is_malformed_as_a_whole(reply: dict[str, Any]) -> None:
+    from grader.executor.subprocess_executor import _Malformed, _outcome_from_reply
+
+    with pytest.raises(_Malformed):
+        _outcome_from_reply(Call("m", "map", "f", ((1,), (2,))), {"id": "m", **reply})
+
+
+def test_a_map_reply_loses_only_the_items_it_garbled() -> None:
+    from grader.executor.subprocess_executor import _outcome_from_reply
+
+    reply = {"id": "m", "status": "ok", "values": [{"$npy": "junk"}, 2.5, None, {"$tuple": [1]}],
+             "failures": [[2, {"status": "error", "error": "ValueError: no", "traceback": "line 3"}]]}
+    items = _outcome_from_reply(Call("m", "map", "f", ((1,), (2,), (3,), (4,))), reply).value
+    assert [o.status for o in items] == ["malformed", "ok", "error", "ok"]
+    assert items[1].value == 2.5 and items[3].value == (1,)
+    assert (items[2].error, items[2].traceback, items[2].id) == ("ValueError: no", "line 3", "m[2]")
+
+
 def test_missing_and_not_implemented(tmp_path: Path) -> None:
     result = run(tmp_path, """
         VALUE = 1

@@ -320,7 +320,7 @@ def _encode_request(call: Call) -> _Request:
     try:
         request["kwargs"] = protocol.encode_value(dict(call.kwargs))
         if call.op == "map":
-            request["items"] = [protocol.encode_value(tuple(item)) for item in call.args]
+            request["items"] = [protocol.encode_value(list(item)) for item in call.args]
         else:
             request["args"] = protocol.encode_value(tuple(call.args))
         request.frame = protocol.encode_frame(request)  # also the size check
@@ -358,27 +358,37 @@ def _decoded_outcome(outcome_id: str, reply: Any) -> CallOutcome:
 
 
 def _map_outcome(call: Call, reply: dict[str, Any]) -> CallOutcome:
-    items = reply.get("items")
-    if not isinstance(items, list) or len(items) != len(call.args):
+    values, failed = reply.get("values"), reply.get("failures")
+    if type(values) is not list or len(values) != len(call.args) or type(failed) is not list:
         raise _Malformed("a map reply without one result per input")
-    values: list[Any] = [None] * len(items)
     failures: dict[int, CallOutcome] = {}
-    for index, item in enumerate(items):
-        if type(item) is dict and len(item) == 2 and item.get("status") == "ok":
-            value = item.get("value")
-            if type(value) is int or type(value) is str:  # the usual item: nothing to decode
-                values[index] = value
-                continue
-        item_id = f"{call.id}[{index}]"
-        try:
-            outcome = _decoded_outcome(item_id, item)
-        except _Malformed as exc:
-            outcome = CallOutcome(item_id, "malformed", error=f"the worker sent {exc}")
+    for entry in failed:
+        if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not int or not (
+                0 <= entry[0] < len(values)) or entry[0] in failures:
+            raise _Malformed("a map reply with a failure for no input")
+        index, item = entry
+        outcome = _decoded_item(f"{call.id}[{index}]", item)
         if outcome.status == "ok":
-            values[index] = outcome.value
-        else:
-            failures[index] = outcome
+            raise _Malformed("a map reply with a failure that is not one")
+        failures[index] = outcome
+    values = list(values)  # the decoder's own list, but never trust what came back in place
+    for index, value in enumerate(values):
+        if index in failures:
+            values[index] = None
+        elif type(value) is not int and type(value) is not str:  # the usual item: as it is
+            outcome = _decoded_item(f"{call.id}[{index}]", {"status": "ok", "value": value})
+            if outcome.status == "ok":
+                values[index] = outcome.value
+            else:
+                values[index], failures[index] = None, outcome
     return CallOutcome(call.id, "ok", value=MapOutcomes(call.id, values, failures))
+
+
+def _decoded_item(item_id: str, item: Any) -> CallOutcome:
+    try:
+        return _decoded_outcome(item_id, item)
+    except _Malformed as exc:
+        return CallOutcome(item_id, "malformed", error=f"the worker sent {exc}")
 
 
 def _outcome_from_reply(call: Call, reply: dict[str, Any]) -> CallOutcome:

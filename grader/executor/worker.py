@@ -15,9 +15,12 @@ file is to give *honest* submissions precise outcomes and short, student-only tr
 Messages (one JSON object per frame, see protocol.py):
   child -> parent, once:  {"event": "ready"} | {"event": "import_error", "error", "traceback"}
   parent -> child:        {"id", "op": "get"|"call", "name", "args", "kwargs"}
-                          {"id", "op": "map", "name", "items": [args, ...], "kwargs"}
+                          {"id", "op": "map", "name", "items": [[arg, ...], ...], "kwargs"}
   child -> parent:        {"id", "status", "value"?, "error"?, "traceback"?}
-                          for map: {"id", "status": "ok", "items": [{"status", ...}, ...]}
+                          for map: {"id", "status": "ok", "values": [value or null, ...],
+                                    "failures": [[index, {"status", "error", ...}], ...]}
+  A map item is the list of its encoded positional arguments; its result is in "values" when
+  ok, else in "failures" (a formula maps thousands of points: no object per item on the wire).
 SystemExit and os._exit are not caught: the parent reports the process as crashed.
 """
 
@@ -193,19 +196,31 @@ class Server:
             return failure
         if not isinstance(items, list):
             return {"status": "error", "error": "worker: map request without items"}
-        if kwargs is None or kwargs == {}:
-            return {"status": "ok", "items": [self._call_on_ints(function, a) for a in items]}
-        return {"status": "ok", "items": [self._call_once(function, a, kwargs) for a in items]}
+        plain = kwargs is None or kwargs == {}
+        values: list[Any] = []
+        failures: list[list[Any]] = []
+        for index, args in enumerate(items):
+            if type(args) is not list:
+                reply = {"status": "error", "error": "worker: bad request: a map item is not a list"}
+            elif plain:
+                reply = self._call_on_ints(function, args)
+            else:
+                reply = self._call_once(function, {"$tuple": args}, kwargs)
+            if reply["status"] == "ok":
+                values.append(reply["value"])
+            else:
+                values.append(None)
+                failures.append([index, reply])
+        return {"status": "ok", "values": values, "failures": failures}
 
-    def _call_on_ints(self, function: Any, args: Any) -> dict[str, Any]:
+    def _call_on_ints(self, function: Any, args: list[Any]) -> dict[str, Any]:
         """_call_once for the usual map item (a formula's point: ints in, an int out), with no
         decoding or encoding to do; any other item takes the general way."""
-        body = args.get("$tuple") if type(args) is dict and len(args) == 1 else None
-        if type(body) is not list or not all(type(n) is int for n in body):
-            return self._call_once(function, args, None)
+        if not all(type(n) is int for n in args):
+            return self._call_once(function, {"$tuple": args}, None)
         _limit_torch_threads()
         try:
-            result = function(*body)
+            result = function(*args)
         except Exception as exc:  # noqa: BLE001 - as in _call_once
             return self._failure(exc)
         if type(result) is int and -_PLAIN_INT_BOUND < result < _PLAIN_INT_BOUND:

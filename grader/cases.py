@@ -125,10 +125,16 @@ def _expression_value(text: Any, ctx: NodeContext, path: tuple) -> int | float:
         return ctx.variables[text]  # a bare variable (dimensions mostly are): no parse, no Fractions
     try:
         expression = parse_expression(str(text), list(ctx.variables))
-        value = expression.evaluate({k: Fraction(v) for k, v in ctx.variables.items()})
+        value = expression.evaluate(_exact(ctx.variables))
     except (ExpressionError, ZeroDivisionError) as exc:
         raise CaseError(str(exc), path) from None
-    return int(value) if Fraction(value).denominator == 1 else float(value)
+    return int(value) if isinstance(value, bool) or value.denominator == 1 else float(value)
+
+
+def _exact(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """Values an Expression evaluates exactly: ints as they are (no Fraction to build), the
+    rest (floats, bools from a choice) as Fractions."""
+    return {name: value if type(value) is int else Fraction(value) for name, value in variables.items()}
 
 
 def _eval_tuple(node: dict, ctx: NodeContext, path: tuple) -> tuple:
@@ -265,7 +271,7 @@ def generated_cases(
         case_id = f"random-{index + 1}"
         seed = identity.seed(case_id, visibility)
         case = generate_case(generate, constraints, case_id, seed, visibility, constants)
-        exact = {name: Fraction(value) for name, value in case.variables.items()}
+        exact = _exact(case.variables)
         matching = tuple(name for name, condition in categories.items() if condition.evaluate(exact))
         cases.append(replace(case, categories=matching))
     return cases
@@ -310,7 +316,7 @@ def parse_constraints(where: list[str], variables: list[str]) -> list[Expression
 def draw_variables(generate: Generate, constraints: list[Expression], rng: np.random.Generator) -> dict:
     for _ in range(MAX_DRAWS_PER_CASE):
         variables = {name: _draw(domain, rng) for name, domain in generate.variables.items()}
-        exact = {name: Fraction(value) for name, value in variables.items()}
+        exact = _exact(variables)
         if all(constraint.evaluate(exact) for constraint in constraints):
             return variables
     raise CaseError(

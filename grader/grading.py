@@ -148,23 +148,33 @@ class Grader:
             plan.blocked = violation
         prefix = f"{question.id}/{check.id}"
         if isinstance(check, ValueCheck):
-            plan.calls = [Call(prefix, "get", check.name)]
+            plan.calls = [self._memo.get(("get", prefix), lambda: Call(prefix, "get", check.name, shared=True))]
         elif isinstance(check, FunctionCheck):
             plan.cases = self._function_cases(submission, question, check)
-            plan.calls = [] if plan.blocked else [Call(f"{prefix}/{case.id}", "call", check.name, case.args, case.kwargs) for case in plan.cases]
+            plan.calls = [] if plan.blocked else self._function_calls(prefix, check, plan.cases)
         else:
             plan.points = self._formula_points(submission, question, check)
             if plan.blocked:
                 plan.calls = []
             elif check.visibility != "hidden":  # the same points, so the same calls, for all
-                plan.calls = list(self._memo.get(("calls", prefix), lambda: self._formula_calls(prefix, check, plan.points)))
+                plan.calls = list(self._memo.get(("calls", prefix), lambda: self._formula_calls(prefix, check, plan.points, shared=True)))
             else:
                 plan.calls = self._formula_calls(prefix, check, plan.points)
         return plan
 
+    def _function_calls(self, prefix: str, check: FunctionCheck, cases: list[Case]) -> list[Call]:
+        """One call per case; the very same Call objects for every student when the cases are
+        (shared: the executor may keep their encoded requests)."""
+        def call(case: Case, shared: bool = False) -> Call:
+            return Call(f"{prefix}/{case.id}", "call", check.name, case.args, case.kwargs, shared=shared)
+
+        if not _same_cases_for_all(check):
+            return [call(case) for case in cases]
+        return [self._memo.get(("call", prefix, case.id), lambda case=case: call(case, shared=True)) for case in cases]
+
     def cases(self, question: QuestionSpec, check: FunctionCheck, student: str) -> list[Case]:
         """Every case of a function check for this student (public ones are the same for all)."""
-        if check.generate is None or (check.generate.visibility or check.visibility) != "hidden":
+        if _same_cases_for_all(check):
             return list(self._memo.get(("cases", question.id, check.id), lambda: self._cases(question, check, student)))
         return self._cases(question, check, student)
 
@@ -203,15 +213,15 @@ class Grader:
         return self.formula_points(question, check, submission.id)
 
     @staticmethod
-    def _formula_calls(prefix: str, check: FormulaCheck, points: list[dict[str, int]]) -> list[Call]:
+    def _formula_calls(prefix: str, check: FormulaCheck, points: list[dict[str, int]], shared: bool = False) -> list[Call]:
         variables = list(check.domain.variables)
         arg_tuples = tuple(tuple(point[v] for v in variables) for point in points)
         calls = []
         for answer in check.answers:
             if answer.function:
-                calls.append(Call(f"{prefix}/function:{answer.function}", "map", answer.function, arg_tuples))
+                calls.append(Call(f"{prefix}/function:{answer.function}", "map", answer.function, arg_tuples, shared=shared))
             else:
-                calls.append(Call(f"{prefix}/expression:{answer.expression}", "get", answer.expression))
+                calls.append(Call(f"{prefix}/expression:{answer.expression}", "get", answer.expression, shared=shared))
         return calls
 
     # ---- assembling results --------------------------------------------------------------
@@ -410,6 +420,12 @@ class Grader:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+
+def _same_cases_for_all(check: FunctionCheck) -> bool:
+    """Whether a function check's cases are the same for every student (none is generated
+    per student: fixed cases, or generated ones that are not hidden)."""
+    return check.generate is None or (check.generate.visibility or check.visibility) != "hidden"
 
 
 def _read_source(path: Path) -> tuple[str, str]:

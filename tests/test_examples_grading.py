@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import example
+from grader.grading import Submission
 
 FULL = {"1.1a": 1, "1.1b": 2, "1.1c": 3, "1.1d": 3, "1.2a": 1, "1.2b": 3, "1.2c": 1, "1.2d": 2}
 
@@ -114,3 +115,34 @@ def test_value_check_feedback_never_reveals_the_answer(graded):
 def test_same_submission_always_gets_the_same_score(make_grader, graded):
     again = make_grader(replay_prefix=REPLAY).grade(example("flipped_kernel"))
     assert again.to_dict()["questions"] == graded["flipped_kernel"].to_dict()["questions"]
+
+
+def test_public_calls_are_the_same_shared_objects_for_every_student(hw2_spec, hw2_reference):
+    # An executor may keep a shared Call's encoded request for the next student: only a call
+    # whose inputs really are the same for all may say so.
+    class Recorder:
+        def __init__(self):
+            self.runs = []
+
+        def run(self, path, calls, limits):
+            from grader.executor import RunResult
+
+            self.runs.append(list(calls))
+            return RunResult(outcomes={})
+
+    from grader.grading import Grader, GradingOptions
+
+    recorder = Recorder()
+    grader = Grader(hw2_spec, hw2_reference, recorder, GradingOptions(salt="s"))
+    for student in ("ada", "bob"):
+        try:
+            grader.grade(Submission(student, example("correct_numpy").path))
+        except KeyError:  # no outcomes came back: only the calls matter here
+            pass
+    first, second = recorder.runs
+    assert [c.id for c in first] == [c.id for c in second]
+    shared = [(a, b) for a, b in zip(first, second) if a.shared]
+    assert all(a is b for a, b in shared) and len(shared) >= 10
+    unshared = [(a, b) for a, b in zip(first, second) if not a.shared]
+    assert unshared and all(a is not b and not b.shared and "random" in a.id for a, b in unshared)
+    assert any(repr(a.args) != repr(b.args) for a, b in unshared)  # hidden inputs differ by student

@@ -291,15 +291,6 @@ def test_a_crash_mid_run_resends_what_was_sent_ahead(solo: ZygoteExecutor, tmp_p
     assert result.outcomes["c"].value == 4 and result.restarts >= 1
 
 
-def test_request_keys_tell_points_from_other_values() -> None:
-    key = zygote_module._content_key
-    assert key(((1, 2), (3, 4))) == key(((1, 2), (3, 4)))
-    assert key(((1, 2), (3, 4)))[0] == "int-tuples"
-    assert key(((1, 2), (3, True))) != key(((1, 2), (3, 1)))
-    assert key(((1, 2), (3, 4.0))) != key(((1, 2), (3, 4)))
-    assert key(((1, 2), [3, 4])) != key(((1, 2), (3, 4)))
-
-
 @needs_linux
 def test_a_timeout_costs_one_child_not_the_zygote(solo: ZygoteExecutor, tmp_path: Path) -> None:
     _values(_run(solo, tmp_path, "X = 1\n", [Call("x", "get", "X")]))
@@ -521,16 +512,20 @@ def test_the_corpus_ran_on_few_zygotes(zygote_batch: attacks.Batch) -> None:
     assert zygote_batch.zygotes <= len(zygote_batch.results) // 2  # type: ignore[attr-defined]
 
 
-def test_a_repeated_call_object_is_encoded_once_and_found_by_identity() -> None:
+def test_a_shared_call_is_encoded_once_and_found_by_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     from grader.executor import zygote
 
     points = tuple((i, i % 5) for i in range(3000))
-    public = Call("q/formula", "map", "width", points)
+    public = Call("q/formula", "map", "width", points, shared=True)
     first = zygote._encoded_requests([public])[0]
-    assert zygote._FRAMES.of_call(public) is None  # seen once: could be a hidden call, not kept
-    second = zygote._encoded_requests([Call("q/formula", "map", "width", points)])[0]
-    assert second is first  # an identical call: the same frame, by content
-    zygote._encoded_requests([public])
-    assert zygote._FRAMES.of_call(public) is first  # repeated: now found without a key
-    other = Call("q/formula", "map", "width", points[:-1])
-    assert zygote._encoded_requests([other])[0] is not first
+    assert zygote._encoded_requests([public])[0] is first  # the same object: kept
+    assert zygote._encoded_requests([Call("q/formula", "map", "width", points, shared=True)])[0] is not first
+    hidden = Call("q/formula", "map", "width", points)
+    assert zygote._encoded_requests([hidden])[0] is not zygote._encoded_requests([hidden])[0]
+    assert first.frame == zygote._encoded_requests([hidden])[0].frame
+
+    monkeypatch.setattr(zygote, "MAX_SHARED_CALLS", 3)
+    later = [Call(f"c{n}", "get", "X", shared=True) for n in range(4)]
+    zygote._encoded_requests(later)
+    assert zygote._SHARED.get(later[0]) is None and zygote._SHARED.get(later[3]) is not None
+    assert len(zygote._SHARED.by_call) == 3

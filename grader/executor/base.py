@@ -33,6 +33,9 @@ class Call:
     - ``call``: ``name(*args, **kwargs)``.
     - ``map``: ``name(*item, **kwargs)`` for each ``item`` in ``args`` (a tuple of arg-tuples);
       one process round trip for many cases. The call timeout covers the whole map.
+
+    ``shared``: the caller runs this very object again for other submissions (a public case),
+    so an executor may keep its encoded request. Keep such a Call unchanged.
     """
 
     id: str
@@ -40,6 +43,7 @@ class Call:
     name: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    shared: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ Where the time goes, and what was done about it (bench/grade_class.py)
   everything: 1.5-3 ms. Lazy imports a child would pay (numpy.random: 18 ms; sympy, which
   autograd's backward() imports: 0.65 s) are done once, in the zygote.
 - The child's exit (tearing down that address space) is not waited for: see `stop()`.
-- Requests are pipelined (see _ZygoteRun) and encoded once for every student (_Request).
+- Requests are pipelined (see _ZygoteRun); a shared Call's (a public case's) is encoded once
+  for every student (_SharedRequests).
 - A pool's first run goes to a fresh worker (a zygote pays off from the second run).
 """
 
@@ -47,7 +48,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
-import itertools
 import json
 import os
 import select
@@ -62,7 +62,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from collections import OrderedDict
-from typing import IO, Any, Hashable, Sequence
+from typing import IO, Any, Sequence
 
 import numpy as np
 
@@ -99,8 +99,7 @@ ZYGOTE_CPU_S = 3600  # RLIMIT_CPU of the zygote itself (its children get the run
 MIN_MEMORY_BYTES = 1536 * 1024**2  # below this a child could not allocate past torch's mappings
 MAX_ZYGOTE_STARTS_PER_RUN = 3
 MAX_MESSAGE = 1 << 16
-FRAME_CACHE_BYTES = 64 * 1024**2  # encoded requests kept for the next student (public cases)
-MAX_CALLS_BY_IDENTITY = 4096  # Call objects remembered by identity (a class's public calls)
+MAX_SHARED_CALLS = 4096  # shared Calls whose encoded requests are kept (a class's public calls)
 F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
 PIPE_BYTES = 1 << 20  # the default maximum for an unprivileged process (/proc/sys/fs/pipe-max-size)
 MFD_SEALS = (getattr(fcntl, "F_SEAL_SEAL", 1) | getattr(fcntl, "F_SEAL_SHRINK", 2)
@@ -724,109 +723,43 @@ class _ZygoteRun(_Run):
         return self._await_ready()
 
 
-class _Uncacheable(Exception):
-    pass
+class _SharedRequests:
+    """The requests of shared Calls (Call.shared: a public case, the same object for every
+    student), encoded once and found by identity. An entry holds its Call, so the id cannot be
+    reused while it is here; the oldest go first past MAX_SHARED_CALLS."""
 
-
-def _content_key(value: Any) -> Hashable:
-    """A hashable key equal only for values that encode to the same frame."""
-    kind = type(value)
-    if value is None or kind in (bool, int, str):
-        return (kind.__name__, value)
-    if kind is tuple and _int_tuples(value):
-        return ("int-tuples", value)  # a map's points: hashed as they are, in C
-    if kind is float:
-        return ("float", value.hex())  # -0.0 is not 0.0; nan keys equal, as their encoding
-    if kind is np.ndarray:
-        if value.dtype.hasobject:
-            raise _Uncacheable()
-        return ("ndarray", value.dtype.str, value.shape, value.flags.f_contiguous and not
-                value.flags.c_contiguous, value.tobytes(order="A"))
-    if kind in (tuple, list):
-        return (kind.__name__, tuple(_content_key(item) for item in value))
-    if kind is dict:
-        return ("dict", tuple((_content_key(k), _content_key(v)) for k, v in value.items()))
-    raise _Uncacheable()
-
-
-def _int_tuples(value: tuple[Any, ...]) -> bool:
-    """Whether `value` is a tuple of tuples of ints (a map's points), checked at C speed."""
-    if not value or set(map(type, value)) != {tuple}:
-        return False
-    return set(map(type, itertools.chain.from_iterable(value))) <= {int}
-
-
-class _FrameCache:
-    def __init__(self, max_bytes: int) -> None:
-        self.entries: OrderedDict[Hashable, _Request] = OrderedDict()
-        self.bytes = 0
-        self.max_bytes = max_bytes
-        self.lock = threading.Lock()
-        # The grader reuses the very Call objects of public checks for every student: found by
-        # identity, their keys (a formula map's thousands of points) need not be rebuilt. The
-        # entry holds the Call, so its id cannot be reused while it is here.
+    def __init__(self) -> None:
         self.by_call: OrderedDict[int, tuple[Call, _Request]] = OrderedDict()
+        self.lock = threading.Lock()
 
-    def of_call(self, call: Call) -> _Request | None:
+    def get(self, call: Call) -> _Request | None:
         with self.lock:
             found = self.by_call.get(id(call))
         return found[1] if found is not None and found[0] is call else None
 
-    def remember_call(self, call: Call, request: _Request) -> None:
+    def put(self, call: Call, request: _Request) -> None:
         with self.lock:
             self.by_call[id(call)] = (call, request)
-            if len(self.by_call) > MAX_CALLS_BY_IDENTITY:
+            while len(self.by_call) > MAX_SHARED_CALLS:
                 self.by_call.popitem(last=False)
 
-    def get(self, key: Hashable) -> _Request | None:
-        with self.lock:
-            found = self.entries.get(key)
-            if found is not None:
-                self.entries.move_to_end(key)
-            return found
 
-    def put(self, key: Hashable, request: _Request) -> None:
-        with self.lock:
-            if key in self.entries or len(request.frame) > self.max_bytes // 8:
-                return
-            self.entries[key] = request
-            self.bytes += len(request.frame)
-            while self.bytes > self.max_bytes:
-                _, evicted = self.entries.popitem(last=False)
-                self.bytes -= len(evicted.frame)
-
-
-_FRAMES = _FrameCache(FRAME_CACHE_BYTES)
+_SHARED = _SharedRequests()
 
 
 def _encoded_requests(calls: Sequence[Call]) -> list[_Request]:
-    """_encode_requests (the same checks, errors and messages), each frame encoded once."""
-    return _encode_requests(calls, _known_or_encoded)
+    """_encode_requests (the same checks, errors and messages); a shared Call's request is kept."""
+    return _encode_requests(calls, _shared_or_encoded)
 
 
-def _known_or_encoded(call: Call) -> _Request:
-    cached = _FRAMES.of_call(call)
-    if cached is None:
-        cached, repeated = _encoded_request(call)
-        if repeated:  # a public call (hidden ones are new for every student: not kept)
-            _FRAMES.remember_call(call, cached)
-    return cached
-
-
-def _encoded_request(call: Call) -> tuple[_Request, bool]:
-    """The request of `call`, and whether it came from the cache (an identical call before)."""
-    try:
-        key: Hashable | None = (call.id, call.op, call.name, _content_key(call.args),
-                                _content_key(dict(call.kwargs)))
-    except (_Uncacheable, TypeError, ValueError):
-        key = None
-    cached = _FRAMES.get(key) if key is not None else None
-    if cached is not None:
-        return cached, True
-    cached = _encode_request(call)
-    if key is not None:
-        _FRAMES.put(key, cached)
-    return cached, False
+def _shared_or_encoded(call: Call) -> _Request:
+    if not call.shared:
+        return _encode_request(call)
+    request = _SHARED.get(call)
+    if request is None:
+        request = _encode_request(call)
+        _SHARED.put(call, request)
+    return request
 
 
 def _grow_pipe(fd: int) -> None:

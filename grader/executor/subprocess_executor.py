@@ -126,7 +126,8 @@ class _Child:
         os.set_blocking(request_fd, False)  # a child that stops reading must not block us
         os.set_blocking(response_fd, False)
         self.decoder = protocol.FrameDecoder()
-        self.selector = selectors.DefaultSelector()
+        self.selector = selectors.DefaultSelector()  # its answers and its exit, for receive()
+        self.selector.register(response_fd, selectors.EVENT_READ, "response")
         self.pidfd = self._open_pidfd(proc.pid)
         if self.pidfd is not None:
             self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
@@ -186,27 +187,23 @@ class _Child:
         payload = self.decoder.next_payload()
         if payload is not None:  # read with an earlier one: no system call
             return protocol.decode_frame(payload)
-        self.selector.register(self.response_fd, selectors.EVENT_READ, "response")
-        try:
-            while True:
+        while True:
+            ready = self._wait(self.selector, deadline)
+            if "response" in ready and not self._read_available():
+                payload = self.decoder.next_payload()  # its last frame came with the end
+                if payload is None:
+                    raise _ChildGone()
+                return protocol.decode_frame(payload)
+            if "exit" in ready:
+                # It may have written its answer just before dying: take what is there.
+                self._read_available()
                 payload = self.decoder.next_payload()
-                if payload is not None:
-                    return protocol.decode_frame(payload)
-                ready = self._wait(self.selector, deadline)
-                if "response" in ready and not self._read_available():
-                    payload = self.decoder.next_payload()  # its last frame came with the end
-                    if payload is None:
-                        raise _ChildGone()
-                    return protocol.decode_frame(payload)
-                if "exit" in ready:
-                    # It may have written its answer just before dying: take what is there.
-                    self._read_available()
-                    payload = self.decoder.next_payload()
-                    if payload is None:
-                        raise _ChildGone()
-                    return protocol.decode_frame(payload)
-        finally:
-            self.selector.unregister(self.response_fd)
+                if payload is None:
+                    raise _ChildGone()
+                return protocol.decode_frame(payload)
+            payload = self.decoder.next_payload()
+            if payload is not None:
+                return protocol.decode_frame(payload)
 
     def _read_available(self) -> bool:
         """Read what the pipe holds now; False at end of stream."""

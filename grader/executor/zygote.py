@@ -387,7 +387,8 @@ class _ZygoteChild(_Child):
         os.set_blocking(request_fd, False)
         os.set_blocking(response_fd, False)
         self.decoder = protocol.FrameDecoder()
-        self.selector = selectors.DefaultSelector()
+        self.selector = selectors.DefaultSelector()  # as _Child's: its answers and its exit
+        self.selector.register(response_fd, selectors.EVENT_READ, "response")
         assert zygote.sock is not None
         # The zygote reports the child's exit on its socket: that is this child's "exit" event.
         self.pidfd = zygote.sock.fileno()

@@ -10,7 +10,8 @@ zygote, reports written), then, in the same run, `baseline-count` of them with a
 sandboxed interpreter per submission (how one-pytest-run-per-submission graders work).
 
 Prints per-submission median and p95 wall time (Grader.grade, from reading the file to the
-scored result), the batch's total and throughput, the ratios to the baseline, the projection
+scored result), the grader's overhead (that time minus the student's own code, timed alone in
+this process), the batch's total and throughput, the ratios to the baseline, the projection
 to 1,000, peak memory of a grading process, a zygote and the largest child, and whether both
 executors gave the same scores. Start-up (imports, the reference, the first zygotes) is paid
 once per batch and printed separately. A benchmark, not a test: run it on an idle machine.
@@ -19,6 +20,7 @@ once per batch and printed separately. A benchmark, not a test: run it on an idl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -38,8 +40,12 @@ from grader.spec import load_assignment  # noqa: E402
 EXAMPLES = ROOT / "submissions" / "examples"
 
 
+def _sources() -> list[Path]:
+    return sorted(EXAMPLES.glob("*.py")) + sorted(EXAMPLES.glob("*/hw2.py"))
+
+
 def class_of(count: int, folder: Path) -> list[Submission]:
-    sources = sorted(EXAMPLES.glob("*.py")) + sorted(EXAMPLES.glob("*/hw2.py"))
+    sources = _sources()
     submissions = []
     for index in range(count):
         target = folder / f"student{index:05d}" / "hw2.py"
@@ -127,6 +133,54 @@ def bare_runs(spec, folder: Path) -> str:
             f"{numpy:.0f} ms (numpy) / {torch:.0f} ms (torch): {numpy / warm:.0f}x / {torch / warm:.0f}x")
 
 
+def student_code_ms(spec, folder: Path) -> list[float]:
+    """Per example source (class_of's order): the student's own code alone (its import and the calls the grader
+    makes, inputs ready, no sandbox, no transport), best of 3 in this warm process. These are
+    the shipped examples, trusted; the rest of a submission's time is the grader's overhead."""
+    import copy
+    import types
+
+    from grader.cli import _reference
+    from grader.executor import CallOutcome, RunResult
+
+    class Recorder:
+        def run(self, path, calls, limits):
+            recorded.append((path.read_text(), list(calls)))
+            return RunResult(outcomes={c.id: CallOutcome(c.id, "skipped") for c in calls})
+
+    recorded: list[tuple[str, list]] = []
+    grader = Grader(spec, _reference(spec), Recorder(), GradingOptions(salt="bench"))
+    for submission in class_of(len(_sources()), folder / "student-code"):
+        grader.grade(submission)
+
+    def once(source: str, calls: list) -> float:
+        started = time.perf_counter()
+        module = types.ModuleType("hw2")
+        with contextlib.suppress(Exception):
+            exec(compile(source, "hw2.py", "exec"), module.__dict__)
+        elapsed = time.perf_counter() - started
+        for call in calls:
+            function = getattr(module, call.name, None)
+            if call.op == "get" or not callable(function):
+                continue
+            for args in call.args if call.op == "map" else [call.args]:
+                args = copy.deepcopy(args)  # inputs ready before the clock, as in the worker
+                started = time.perf_counter()
+                with contextlib.suppress(Exception):
+                    function(*args, **call.kwargs)
+                elapsed += time.perf_counter() - started
+        return elapsed
+
+    return [1000 * min(once(text, calls) for _ in range(3)) for text, calls in recorded]
+
+
+def overhead_line(results, student_ms: list[float]) -> str:
+    own = [student_ms[int(r.submission.removeprefix("student")) % len(student_ms)] for r in results]
+    overhead = [1000 * r.duration_s - mine for r, mine in zip(results, own)]
+    return (f"the student's own code (import and calls, warm, in-process), median {statistics.median(own):.1f} ms;"
+            f" grader overhead (a submission's time minus that), median {statistics.median(overhead):.1f} ms")
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -167,6 +221,7 @@ def main() -> int:
         shutil.rmtree(folder / "warm", ignore_errors=True)
         memory_line = memory(spec, submissions[:24])
         bare_line = bare_runs(spec, folder)
+        student_ms = student_code_ms(spec, folder)  # last: runs the (trusted) examples in this process
 
     warm_times = [r.duration_s for r in warm]
     base_times = [r.duration_s for r in base]
@@ -175,6 +230,7 @@ def main() -> int:
     print(describe("fresh interpreter (baseline)", base_times, base_total, args.jobs))
     ratio = statistics.median(base_times) / statistics.median(warm_times)
     throughput_ratio = (base_total / len(base)) / (warm_total / len(warm))
+    print(overhead_line(warm, student_ms))
     print(f"speed-up: {ratio:.0f}x by median per submission, {throughput_ratio:.0f}x by throughput (start-up included in both)")
     print(f"projected 1,000 submissions: {warm_total / len(warm) * 1000:.1f} s warm, {base_total / len(base) * 1000:.0f} s fresh")
     print(memory_line)

@@ -290,8 +290,8 @@ class _Child:
 
 
 class _Request(dict):
-    """An encoded request and its frame, encoded once (the zygote executor also reuses both for
-    an identical call: a public case is the same for every student). Read-only once made."""
+    """An encoded request and its frame, encoded once (the zygote executor keeps a shared Call's
+    for the next students: see Call.shared). Read-only once made."""
 
     frame: bytes
 
@@ -368,8 +368,7 @@ def _map_outcome(call: Call, reply: dict[str, Any]) -> CallOutcome:
         if outcome.status == "ok":
             raise _Malformed("a map reply with a failure that is not one")
         failures[index] = outcome
-    values = list(values)  # the decoder's own list, but never trust what came back in place
-    for index, value in enumerate(values):
+    for index, value in enumerate(values):  # a list of this decoder's own: filled in place
         if index in failures:
             values[index] = None
         elif type(value) is not int and type(value) is not str:  # the usual item: as it is

@@ -64,8 +64,6 @@ from pathlib import Path
 from collections import OrderedDict
 from typing import IO, Any, Sequence
 
-import numpy as np
-
 from grader.sandbox import Isolation, SandboxUnavailable
 from grader.sandbox.launch import open_submission, rlimits_for, user_task_count
 

@@ -92,14 +92,14 @@ def render_check(result: Any) -> str:
 
 def self_check(path: Path, submission: Path, *, student: str = "", only: str = "", replay_prefix: str = "") -> tuple[Any, Any]:
     """Grade the public checks of one module from a bundle or an assignment: (spec, result)."""
-    from grader.executor.zygote import ZygoteExecutor
+    from grader.cli import _executor
     from grader.grading import Grader, GradingOptions, Submission
 
     spec, expected, withheld = load_for_check(path)
     if not submission.is_file():
         raise _cannot_run(f"{submission}: no such file")
     options = GradingOptions(public_only=True, only=only, replay_prefix=replay_prefix or f"grader check {path}")
-    executor = ZygoteExecutor(module_name=Path(spec.model.submission_file).stem)  # as `grade`
+    executor = _executor(spec)  # as `grade`
     student = student or default_student(submission, spec)
     result = Grader(spec, expected, executor, options).grade(Submission(student, submission))
     parts = only.split("/")[:2] if only else []

@@ -91,14 +91,18 @@ def _executor(spec, eager: bool = False):
     `eager`: the first run goes to a zygote too (worth it when each process grades several)."""
     from grader.executor.zygote import ZygoteExecutor
 
-    return ZygoteExecutor(module_name=Path(spec.model.submission_file).stem, eager=eager)
+    return ZygoteExecutor(module_name=_module_name(spec), eager=eager)
 
 
 def _fresh_executor(spec):
     """A fresh sandboxed interpreter per submission (the baseline of bench/grade_class.py)."""
     from grader.executor import SubprocessExecutor
 
-    return SubprocessExecutor(module_name=Path(spec.model.submission_file).stem)
+    return SubprocessExecutor(module_name=_module_name(spec))
+
+
+def _module_name(spec) -> str:
+    return Path(spec.model.submission_file).stem
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:

@@ -148,35 +148,33 @@ class Grader:
             plan.blocked = violation
         prefix = f"{question.id}/{check.id}"
         if isinstance(check, ValueCheck):
-            plan.calls = [self._memo.get(("get", prefix), lambda: Call(prefix, "get", check.name, shared=True))]
+            plan.calls = [self._once(("get", prefix), True, lambda: Call(prefix, "get", check.name, shared=True))]
         elif isinstance(check, FunctionCheck):
             plan.cases = self._function_cases(submission, question, check)
             plan.calls = [] if plan.blocked else self._function_calls(prefix, check, plan.cases)
         else:
             plan.points = self._formula_points(submission, question, check)
-            if plan.blocked:
-                plan.calls = []
-            elif check.visibility != "hidden":  # the same points, so the same calls, for all
-                plan.calls = list(self._memo.get(("calls", prefix), lambda: self._formula_calls(prefix, check, plan.points, shared=True)))
-            else:
-                plan.calls = self._formula_calls(prefix, check, plan.points)
+            shared = check.visibility != "hidden"  # the same points, so the same calls, for all
+            calls = [] if plan.blocked else self._once(("calls", prefix), shared, lambda: self._formula_calls(prefix, check, plan.points, shared))
+            plan.calls = list(calls)
         return plan
+
+    def _once(self, key: tuple, shared: bool, make: Callable[[], Any]) -> Any:
+        """`make()`, made once per class (and kept) when `shared`: the same for every student."""
+        return self._memo.get(key, make) if shared else make()
 
     def _function_calls(self, prefix: str, check: FunctionCheck, cases: list[Case]) -> list[Call]:
         """One call per case; the very same Call objects for every student when the cases are
         (shared: the executor may keep their encoded requests)."""
-        def call(case: Case, shared: bool = False) -> Call:
+        def call(case: Case, shared: bool) -> Call:
             return Call(f"{prefix}/{case.id}", "call", check.name, case.args, case.kwargs, shared=shared)
 
-        if not _same_cases_for_all(check):
-            return [call(case) for case in cases]
-        return [self._memo.get(("call", prefix, case.id), lambda case=case: call(case, shared=True)) for case in cases]
+        shared = _same_cases_for_all(check)
+        return [self._once(("call", prefix, case.id), shared, lambda case=case: call(case, shared)) for case in cases]
 
     def cases(self, question: QuestionSpec, check: FunctionCheck, student: str) -> list[Case]:
         """Every case of a function check for this student (public ones are the same for all)."""
-        if _same_cases_for_all(check):
-            return list(self._memo.get(("cases", question.id, check.id), lambda: self._cases(question, check, student)))
-        return self._cases(question, check, student)
+        return list(self._once(("cases", question.id, check.id), _same_cases_for_all(check), lambda: self._cases(question, check, student)))
 
     def _cases(self, question: QuestionSpec, check: FunctionCheck, student: str) -> list[Case]:
         ctx = NodeContext(self.spec.constants)
@@ -188,9 +186,7 @@ class Grader:
 
     def formula_points(self, question: QuestionSpec, check: FormulaCheck, student: str) -> list[dict[str, int]]:
         """The integer points a formula check is evaluated at (student-independent when public)."""
-        if check.visibility != "hidden":
-            return self._memo.get(("points", question.id, check.id), lambda: self._points(question, check, student))
-        return self._points(question, check, student)
+        return self._once(("points", question.id, check.id), check.visibility != "hidden", lambda: self._points(question, check, student))
 
     def _points(self, question: QuestionSpec, check: FormulaCheck, student: str) -> list[dict[str, int]]:
         variables = list(check.domain.variables)
@@ -404,9 +400,8 @@ class Grader:
         return _evaluated_values(expression, points)
 
     def _formula_values(self, target: Target, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[int | Fraction]:
-        if check.visibility != "hidden":  # public points are the same for all: so are these
-            return self._memo.get(("values", target, expression, function), lambda: self._values_at(target, check, expression, function, points))
-        return self._values_at(target, check, expression, function, points)
+        # Public points are the same for all: so are these.
+        return self._once(("values", target, expression, function), check.visibility != "hidden", lambda: self._values_at(target, check, expression, function, points))
 
     def _values_at(self, target: Target, check: FormulaCheck, expression: str | None, function: str | None, points: list[dict[str, int]]) -> list[int | Fraction]:
         if expression is not None:

@@ -238,10 +238,7 @@ class _Index:
     # -- bindings
 
     def _record(self, node: ast.AST, ctx: _Ctx) -> None:
-        kind = type(node)
-        if kind is ast.Name:
-            self.names.append(node)
-            return
+        kind = type(node)  # never an ast.Name: _build records those itself
         if kind is ast.Call:
             self.calls.append(node)
             return

@@ -511,10 +511,7 @@ def _decode_tagged(tag: str, body: Any, depth: int) -> Any:
             raise ProtocolError("$complex must hold [re, im]")
         return complex(_decode_number(parts[0]), _decode_number(parts[1]))
     if tag == "$tuple":
-        items = _expect_list(tag, body)
-        if all(type(e) is int for e in items):  # common (formula points), and nothing to check
-            return tuple(items)
-        return tuple(_decode(e, depth + 1) for e in items)
+        return tuple(_decode(_expect_list(tag, body), depth))  # a list's checks (and fast path)
     if tag == "$set":
         return {_hashable(_decode(e, depth + 1), tag) for e in _expect_list(tag, body)}
     if tag == "$dict":

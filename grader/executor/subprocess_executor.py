@@ -121,17 +121,22 @@ class _Child:
         self.cpu_limit_s = cpu_limit_s
         self.signal_exit_codes = signal_exit_codes  # bwrap: "killed by signal N" = exit 128 + N
         self.cpu_s = 0.0  # CPU time it used, known once reaped
+        self.pidfd = self._open_pidfd(proc.pid)
+        self._attach(request_fd, response_fd, self.pidfd)
+        self.reaped = False
+
+    def _attach(self, request_fd: int, response_fd: int, exit_fd: int | None) -> None:
+        """Our ends of its pipes, and a selector on its answers and on `exit_fd` (readable once
+        it exited), for receive()."""
         self.request_fd = request_fd
         self.response_fd = response_fd
         os.set_blocking(request_fd, False)  # a child that stops reading must not block us
         os.set_blocking(response_fd, False)
         self.decoder = protocol.FrameDecoder()
-        self.selector = selectors.DefaultSelector()  # its answers and its exit, for receive()
+        self.selector = selectors.DefaultSelector()
         self.selector.register(response_fd, selectors.EVENT_READ, "response")
-        self.pidfd = self._open_pidfd(proc.pid)
-        if self.pidfd is not None:
-            self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
-        self.reaped = False
+        if exit_fd is not None:
+            self.selector.register(exit_fd, selectors.EVENT_READ, "exit")
 
     @staticmethod
     def _open_pidfd(pid: int) -> int | None:
@@ -152,8 +157,8 @@ class _Child:
                 return True
         return self.proc.poll() is not None  # macOS: no waitid; reaping here is the fallback
 
-    def send(self, message: dict[str, Any], deadline: float) -> None:
-        data = memoryview(self._frame(message))
+    def send(self, request: _Request, deadline: float) -> None:
+        data = memoryview(request.frame)
         with selectors.DefaultSelector() as writer:
             writer.register(self.request_fd, selectors.EVENT_WRITE)
             while data:
@@ -166,10 +171,6 @@ class _Child:
                 data = data[written:]
                 if data:
                     self._wait(writer, deadline)
-
-    @staticmethod
-    def _frame(message: dict[str, Any]) -> bytes:
-        return message.frame if isinstance(message, _Request) else protocol.encode_frame(message)
 
     def _wait(self, selector: selectors.BaseSelector, deadline: float) -> list[str]:
         remaining = deadline - time.monotonic()
@@ -515,7 +516,7 @@ class _Run:
 
     # -- calls
 
-    def run_call(self, call: Call, request: dict[str, Any]) -> CallOutcome:
+    def run_call(self, call: Call, request: _Request) -> CallOutcome:
         if self.blocked is not None:
             return CallOutcome(call.id, self.blocked.status, error=self.blocked.error)
         if call.name in self.failed_names:
@@ -533,7 +534,7 @@ class _Run:
         blocked = self._block(status, message)
         return CallOutcome(call.id, blocked.status, error=blocked.error)
 
-    def _exchange(self, call: Call, request: dict[str, Any]) -> CallOutcome:
+    def _exchange(self, call: Call, request: _Request) -> CallOutcome:
         limit = self.limits.call_timeout_s
         deadline = min(time.monotonic() + limit, self.total_deadline)
         try:
@@ -560,7 +561,7 @@ class _Run:
             self.drop_child()  # out of step with us: nothing more it says can be matched
             return CallOutcome(call.id, "malformed", error=f"the worker sent {exc}")
 
-    def _deliver(self, request: dict[str, Any], deadline: float) -> _Child | None:
+    def _deliver(self, request: _Request, deadline: float) -> _Child | None:
         """Send the request; the child it went to, None if no child can be had."""
         assert self.child is not None
         try:
@@ -679,7 +680,7 @@ class SubprocessExecutor:
         finally:
             _remove_tree(root)
 
-    def _result(self, run: _Run, calls: Sequence[Call], requests: list[dict[str, Any]]) -> RunResult:
+    def _result(self, run: _Run, calls: Sequence[Call], requests: list[_Request]) -> RunResult:
         """Perform the run, stop its child, and gather what became of it."""
         try:
             outcomes, import_error, import_traceback = self._perform(run, calls, requests)
@@ -696,7 +697,7 @@ class SubprocessExecutor:
 
     @staticmethod
     def _perform(
-        run: _Run, calls: Sequence[Call], requests: list[dict[str, Any]]
+        run: _Run, calls: Sequence[Call], requests: list[_Request]
     ) -> tuple[dict[str, CallOutcome], str, str]:
         """The outcomes, and the import error and traceback (empty if the import worked)."""
         if run.submission.is_symlink():

@@ -100,6 +100,8 @@ MAX_MESSAGE = 1 << 16
 MAX_SHARED_CALLS = 4096  # shared Calls whose encoded requests are kept (a class's public calls)
 F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
 PIPE_BYTES = 1 << 20  # the default maximum for an unprivileged process (/proc/sys/fs/pipe-max-size)
+# What became of a child whose zygote is gone (or would not say): killed, as it is.
+_KILLED = {"returncode": -signal.SIGKILL, "cpu_s": 0.0, "clean": False}
 MFD_SEALS = (getattr(fcntl, "F_SEAL_SEAL", 1) | getattr(fcntl, "F_SEAL_SHRINK", 2)
              | getattr(fcntl, "F_SEAL_GROW", 4) | getattr(fcntl, "F_SEAL_WRITE", 8))
 
@@ -333,14 +335,14 @@ class _Zygote:
     def wait_exit(self, serial: int, deadline: float) -> dict[str, Any] | None:
         """The child's "exited" report (None if not by `deadline`); a dead zygote's child is dead."""
         if not self.usable:
-            return {"returncode": -signal.SIGKILL, "cpu_s": 0.0, "clean": False}
+            return dict(_KILLED)
         while True:
             try:
                 message = self._receive(deadline)
             except TimeoutError:
                 return None
             if message is None:
-                return {"returncode": -signal.SIGKILL, "cpu_s": 0.0, "clean": False}
+                return dict(_KILLED)
             if message.get("event") != "exited" or message.get("serial") != serial:
                 continue  # nothing else is expected while a child lives; stale otherwise
             self._exited(message)
@@ -371,8 +373,6 @@ class _ZygoteChild(_Child):
 
     def __init__(self, zygote: _Zygote, serial: int, request_fd: int, response_fd: int,
                  cpu_limit_s: float) -> None:
-        import selectors
-
         self.zygote = zygote
         self.serial = serial
         self.cpu_limit_s = cpu_limit_s
@@ -380,17 +380,10 @@ class _ZygoteChild(_Child):
         self.cpu_s = 0.0
         self.returncode: int | None = None
         self.exit: dict[str, Any] | None = None
-        self.request_fd = request_fd
-        self.response_fd = response_fd
-        os.set_blocking(request_fd, False)
-        os.set_blocking(response_fd, False)
-        self.decoder = protocol.FrameDecoder()
-        self.selector = selectors.DefaultSelector()  # as _Child's: its answers and its exit
-        self.selector.register(response_fd, selectors.EVENT_READ, "response")
         assert zygote.sock is not None
         # The zygote reports the child's exit on its socket: that is this child's "exit" event.
         self.pidfd = zygote.sock.fileno()
-        self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
+        self._attach(request_fd, response_fd, self.pidfd)
         self.reaped = False
         self.sent_ahead: dict[int, int] = {}  # id(request) -> frame bytes, sent before its turn
         self.ahead_bytes = 0  # of the requests in sent_ahead
@@ -401,25 +394,23 @@ class _ZygoteChild(_Child):
         except OSError:
             self.ahead_budget = 2048
 
-    def take_turn(self, request: dict[str, Any], size: int) -> bool:
+    def take_turn(self, request: _Request) -> bool:
         """`request` is now the one being answered; whether it was sent ahead already."""
         ahead = self.sent_ahead.pop(id(request), None)
         if ahead is not None:
             self.ahead_bytes -= ahead
-        self.current_bytes = size
+        self.current_bytes = len(request.frame)
         return ahead is not None
 
-    def room_for(self, size: int) -> bool:
-        return self.ahead_bytes + self.current_bytes + size <= self.ahead_budget
+    def room_for(self, request: _Request) -> bool:
+        return self.ahead_bytes + self.current_bytes + len(request.frame) <= self.ahead_budget
 
-    def sent(self, request: dict[str, Any], size: int) -> None:
-        self.sent_ahead[id(request)] = size
-        self.ahead_bytes += size
+    def sent(self, request: _Request) -> None:
+        self.sent_ahead[id(request)] = len(request.frame)
+        self.ahead_bytes += len(request.frame)
 
     def has_exited(self) -> bool:
-        if self.exit is None:
-            self.exit = self.zygote.wait_exit(self.serial, time.monotonic())
-        return self.exit is not None
+        return self._wait_for_exit(0.0)
 
     def _wait_for_exit(self, seconds: float) -> bool:
         if self.exit is None:
@@ -433,7 +424,7 @@ class _ZygoteChild(_Child):
                 self.exit = self.zygote.wait_exit(self.serial, time.monotonic() + KILL_ANSWER_S)
             if self.exit is None:
                 self.zygote.destroy(f"it did not report a killed child within {KILL_ANSWER_S:g} s")
-                self.exit = {"returncode": -signal.SIGKILL, "cpu_s": 0.0}
+                self.exit = dict(_KILLED)
             returncode, cpu_s = self.exit.get("returncode"), self.exit.get("cpu_s")
             self.returncode = returncode if isinstance(returncode, int) else -signal.SIGKILL
             self.cpu_s = float(cpu_s) if isinstance(cpu_s, (int, float)) else 0.0
@@ -477,8 +468,8 @@ class _ZygoteChild(_Child):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            ready, _, _ = select.select([self.response_fd, self.pidfd], [], [], remaining)
-            if self.pidfd in ready and self.has_exited():
+            ready = [key.data for key, _ in self.selector.select(remaining)]
+            if "exit" in ready and self.has_exited():
                 return False  # it exited (or the zygote ended): report that way
 
     def _close_fds(self) -> None:
@@ -627,25 +618,24 @@ class _ZygoteRun(_Run):
     """
 
     session: _Lease
-    queue: list[dict[str, Any]]
+    queue: list[_Request]
     calls: dict[int, Call]
     positions: dict[int, int]
 
-    def plan(self, calls: Sequence[Call], requests: list[dict[str, Any]]) -> None:
+    def plan(self, calls: Sequence[Call], requests: list[_Request]) -> None:
         self.turn = 0  # position of the request whose call is being run
         self.queue = requests
         self.calls = {id(request): call for call, request in zip(calls, requests)}
         self.positions = {id(request): index for index, request in enumerate(requests)}
 
-    def run_call(self, call: Call, request: dict[str, Any]) -> CallOutcome:
+    def run_call(self, call: Call, request: _Request) -> CallOutcome:
         self.turn = self.positions[id(request)]
         return super().run_call(call, request)
 
-    def _deliver(self, request: dict[str, Any], deadline: float) -> _Child | None:
+    def _deliver(self, request: _Request, deadline: float) -> _Child | None:
         child = self.child
         assert isinstance(child, _ZygoteChild)
-        size = len(getattr(request, "frame", b""))
-        if not child.take_turn(request, size):
+        if not child.take_turn(request):
             try:
                 child.send(request, deadline)
             except _ChildGone:
@@ -656,7 +646,7 @@ class _ZygoteRun(_Run):
                     return None
                 child = self.child
                 assert isinstance(child, _ZygoteChild)
-                if not child.take_turn(request, size):
+                if not child.take_turn(request):
                     child.send(request, deadline)
         self._send_ahead(child, self.turn + 1, deadline)
         return child
@@ -667,14 +657,13 @@ class _ZygoteRun(_Run):
         while position < len(self.queue) and self.blocked is None:
             later = self.queue[position]
             if self.calls[id(later)].name not in self.failed_names:  # else skipped at its turn
-                size = len(later.frame) if isinstance(later, _Request) else None
-                if size is None or not child.room_for(size):
+                if not child.room_for(later):
                     return
                 try:
                     child.send(later, deadline)
                 except (_ChildGone, _Timeout):
                     return  # seen again when its turn comes
-                child.sent(later, size)
+                child.sent(later)
             position += 1
             child.next_ahead = position
 
@@ -791,7 +780,7 @@ def _sealed_copy(path: Path) -> int:
 # --------------------------------------------------------------------------- the executor
 
 _SHARED_POOLS: dict[tuple[str, str], _Pool] = {}
-_SHARED_LOCK = threading.Lock()
+_POOLS_LOCK = threading.Lock()
 _ALL_POOLS: "weakref.WeakSet[_Pool]" = weakref.WeakSet()
 
 
@@ -830,7 +819,7 @@ class ZygoteExecutor(SubprocessExecutor):
             return self._own_pool
         # "none" makes a new PlainIsolation each time; "auto" is the probe's, cached per python.
         key = (self.python, "none" if self.sandbox == "none" else str(id(isolation)))
-        with _SHARED_LOCK:
+        with _POOLS_LOCK:
             pool = _SHARED_POOLS.get(key)
             if pool is None or (self.sandbox != "none" and pool.isolation is not isolation):
                 pool = _SHARED_POOLS[key] = _Pool(isolation, self.python)

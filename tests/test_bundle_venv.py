@@ -4,8 +4,8 @@ bundle in a fresh virtual environment.
 The workflow's `run:` steps (examples/student-repo-workflow.yml) are extracted and executed with
 bash, as GitHub Actions would, with GRADER_SOURCE set to a local copy of this grader's source and
 BUNDLE_URL to a file:// URL: no network. The "runner's Python" is a fresh virtual environment
-(`--system-site-packages` so torch is not downloaded again; pip is the system's, told to use no
-index); the workflow's own `pip install "$GRADER_SOURCE"` installs the grader into it. The
+(`--system-site-packages`, and a `.pth` line that adds this interpreter's site-packages, so torch and
+its dependencies are not downloaded again; pip is the system's, told to use no index); the workflow's own `pip install "$GRADER_SOURCE"` installs the grader into it. The
 fixture repository carries what a student might add to subvert the check (a spec, tests, a
 conftest.py, a `grader` package, sitecustomize.py, a fake bundle): none of it may run.
 """
@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,15 @@ def _copy_source(target: Path) -> Path:
     return target
 
 
+def _see_these_packages(venv: Path) -> None:
+    """The base interpreter may lack torch's dependencies (filelock, sympy...): the runner's Python
+    sees the packages this test runs with, as a plain path (their .pth files, such as the editable
+    grader's finder, are not run)."""
+    site = sysconfig.get_paths()["purelib"]
+    (target,) = venv.glob("lib/python*/site-packages")
+    (target / "runner-packages.pth").write_text(site + "\n")
+
+
 def _run(script: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=STEP_TIMEOUT_S)
@@ -77,6 +87,7 @@ def workflow(tmp_path_factory, hw2_spec, hw2_reference):
     source = _copy_source(instructor / "grader")
     venv = base / "python"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True, timeout=60)
+    _see_these_packages(venv)
     repo, runner_temp = base / "repo", base / "runner-temp"
     _student_repo(repo, EXAMPLES / "flipped_kernel.py")
     runner_temp.mkdir()

@@ -4,6 +4,11 @@ Student code runs only inside the executor (another process); everything here is
 only ever sees the plain data the executor decoded. Expected outputs come from an
 `ExpectedSource` (grader.expected): the live reference, or a student bundle's precomputed data.
 
+The two processes work at the same time: the student's process is started first (it imports the
+module while this one analyses the source and plans the calls), and each check is judged as soon
+as its last call is answered, while the student's process goes on with the next calls. The
+result is the same as judging everything at the end (tests/test_examples_grading.py).
+
 Hidden cases: what the student reads (`message`) names the function and the kind of input
 (the spec's `generate.categories`), never the inputs or expected values; the full message,
 inputs and expected output go to the instructor-only `CaseResult.instructor`.
@@ -16,14 +21,14 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from grader.cases import Case, CaseIdentity, NodeContext, fixed_cases, generated_cases
 from grader.checkers.engine import compare, matches
 from grader.checkers.formula import PointValues, compare_formula, matches_everywhere
-from grader.executor import Call, CallOutcome, Executor, Limits, MapOutcomes, RunResult
+from grader.executor import Call, CallOutcome, Executor, Limits, MapOutcomes, RunResult, StartedRun, start_run
 from grader.expected import ExpectedSource, ReferenceFailure, Target
 from grader.expected_cache import CachedExpected, Memo
 from grader.expressions import ExpressionError, parse_expression
@@ -97,7 +102,17 @@ class Grader:
         return result
 
     def _grade(self, submission: Submission) -> SubmissionResult:
-        source, problem = _read_source(submission.path)
+        data, source, problem = _read_source(submission.path)
+        # The student's process starts now and imports the module while this one analyses the
+        # source and plans the calls; it then runs exactly the bytes analysed here.
+        started = None if problem else start_run(self.executor, submission.path, self.limits, data)
+        try:
+            return self._grade_started(submission, source, problem, started)
+        finally:
+            if started is not None:
+                started.cancel()
+
+    def _grade_started(self, submission: Submission, source: str, problem: str, started: StartedRun | None) -> SubmissionResult:
         module = None
         if not problem:
             try:
@@ -108,9 +123,12 @@ class Grader:
         if problem:
             return self._assemble(submission, plans, RunResult(outcomes={}), [problem], blanket=("error", problem))
         calls = [call for plan in plans for call in plan.calls]
-        run = self.executor.run(submission.path, calls, self.limits) if calls else RunResult(outcomes={})
+        if not calls or started is None:
+            return self._assemble(submission, plans, RunResult(outcomes={}), [])
+        early = _EarlyChecks(self, submission, plans)
+        run = started.perform(calls, on_outcome=early.take)
         errors = [f"importing your module failed: {run.import_error}"] if run.import_error else []
-        return self._assemble(submission, plans, run, errors)
+        return self._assemble(submission, plans, run, errors, done=early.results)
 
     def _ungradable(self, submission: Submission, message: str) -> SubmissionResult:
         return SubmissionResult(submission.id, str(submission.path), self.spec.id, 0.0, self.spec.max_score, errors=[message], gradable=False)
@@ -222,11 +240,13 @@ class Grader:
 
     # ---- assembling results --------------------------------------------------------------
 
-    def _assemble(self, submission: Submission, plans: list[_PlannedCheck], run: RunResult, errors: list[str], blanket: tuple[Status, str] | None = None) -> SubmissionResult:
+    def _assemble(self, submission: Submission, plans: list[_PlannedCheck], run: RunResult, errors: list[str],
+                  blanket: tuple[Status, str] | None = None, done: dict[int, CheckResult] | None = None) -> SubmissionResult:
+        """The submission's result; `done`: the checks already judged while the run went on."""
         blanket = blanket or (("error", f"your module could not be imported: {run.import_error}") if run.import_error else None)
         by_question: dict[str, list[CheckResult]] = {}
-        for plan in plans:
-            check = self._check_result(submission, plan, run, blanket)
+        for index, plan in enumerate(plans):
+            check = (done or {}).get(index) or self._check_result(submission, plan, run.outcomes, blanket)
             by_question.setdefault(plan.question.id, []).append(check)
         questions = []
         for question in self.spec.questions:
@@ -242,17 +262,17 @@ class Grader:
         messages = sorted({p.blocked[1] for p in plans if p.question.id == question.id and p.blocked})
         return QuestionResult(question.id, question.question.title, status, score, max_score, checks, messages)
 
-    def _check_result(self, submission: Submission, plan: _PlannedCheck, run: RunResult, blanket: tuple[Status, str] | None) -> CheckResult:
+    def _check_result(self, submission: Submission, plan: _PlannedCheck, outcomes: Mapping[str, CallOutcome], blanket: tuple[Status, str] | None) -> CheckResult:
         check = plan.spec
         blocked = plan.blocked or blanket
         if blocked:
             cases = [CaseResult(case.id, blocked[0], case.visibility, blocked[1], seed=case.seed) for case in plan.cases] or [CaseResult("answer", blocked[0], check.visibility, blocked[1])]
         elif isinstance(check, ValueCheck):
-            cases = self._value_cases(plan, run.outcomes[plan.calls[0].id])
+            cases = self._value_cases(plan, outcomes[plan.calls[0].id])
         elif isinstance(check, FunctionCheck):
-            cases = [self._function_case(submission, plan, case, run.outcomes[call.id]) for case, call in zip(plan.cases, plan.calls)]
+            cases = [self._function_case(submission, plan, case, outcomes[call.id]) for case, call in zip(plan.cases, plan.calls)]
         else:
-            cases = [self._formula_case(plan, run)]
+            cases = [self._formula_case(plan, outcomes)]
         if not blocked and not isinstance(check, FunctionCheck):
             for case in cases:
                 if case.visibility != "public" and case.status != "passed":
@@ -357,9 +377,9 @@ class Grader:
 
     # formula checks
 
-    def _formula_case(self, plan: _PlannedCheck, run: RunResult) -> CaseResult:
+    def _formula_case(self, plan: _PlannedCheck, outcomes: Mapping[str, CallOutcome]) -> CaseResult:
         check: FormulaCheck = plan.spec
-        chosen = self._chosen_answer(plan, run)
+        chosen = self._chosen_answer(plan, outcomes)
         if isinstance(chosen, CaseResult):
             return chosen
         actual = chosen
@@ -374,11 +394,11 @@ class Grader:
                     break
         return case
 
-    def _chosen_answer(self, plan: _PlannedCheck, run: RunResult) -> PointValues | CaseResult:
+    def _chosen_answer(self, plan: _PlannedCheck, outcomes: Mapping[str, CallOutcome]) -> PointValues | CaseResult:
         """The first answer form the student gave (function, then expression), as values per point."""
         check: FormulaCheck = plan.spec
         for answer, call in zip(check.answers, plan.calls):
-            outcome = run.outcomes[call.id]
+            outcome = outcomes[call.id]
             problem = _outcome_problem(outcome, call.name)
             if problem and problem[0] == "missing" or outcome.status == "ok" and outcome.value is None:
                 continue
@@ -414,6 +434,27 @@ class Grader:
         return [_exact(value) for value in self.expected.point_values(target, function, arguments)]
 
 
+class _EarlyChecks:
+    """Judges each check as soon as the last of its calls is answered, while the student's
+    process works on the next ones (StartedRun.perform's on_outcome). The result is the one
+    Grader._assemble would give at the end: it is only heard of when the module imported, so
+    no blanket failure applies."""
+
+    def __init__(self, grader: Grader, submission: Submission, plans: list[_PlannedCheck]) -> None:
+        self.grader, self.submission, self.plans = grader, submission, plans
+        self.plan_of: dict[str, int] = {call.id: index for index, plan in enumerate(plans) for call in plan.calls}
+        self.waiting = [len(plan.calls) for plan in plans]
+        self.outcomes: dict[str, CallOutcome] = {}
+        self.results: dict[int, CheckResult] = {}
+
+    def take(self, call: Call, outcome: CallOutcome) -> None:
+        self.outcomes[call.id] = outcome
+        index = self.plan_of[call.id]
+        self.waiting[index] -= 1
+        if self.waiting[index] == 0:
+            self.results[index] = self.grader._check_result(self.submission, self.plans[index], self.outcomes, None)
+
+
 # ---- helpers ---------------------------------------------------------------------------------
 
 
@@ -423,29 +464,30 @@ def _same_cases_for_all(check: FunctionCheck) -> bool:
     return check.generate is None or (check.generate.visibility or check.visibility) != "hidden"
 
 
-def _read_source(path: Path) -> tuple[str, str]:
+def _read_source(path: Path) -> tuple[bytes, str, str]:
+    """(bytes, text, problem): the file as read once, for the analysis and for the run."""
     import os
     import stat
 
     # Never through a symlink (it could name the reference module or /dev/zero), never from a
     # FIFO or a device (a read that never ends), never more than the limit (+1 to notice).
     if path.is_symlink():
-        return "", f"{path.name} is a symbolic link; submit the file itself"
+        return b"", "", f"{path.name} is a symbolic link; submit the file itself"
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as file:
             info = os.fstat(file.fileno())
             if not stat.S_ISREG(info.st_mode):
-                return "", f"{path.name} is not a regular file"
+                return b"", "", f"{path.name} is not a regular file"
             data = file.read(MAX_SOURCE_BYTES + 1)
     except OSError as exc:
-        return "", f"cannot read {path}: {exc.strerror}"
+        return b"", "", f"cannot read {path}: {exc.strerror}"
     if len(data) > MAX_SOURCE_BYTES:
-        return "", f"{path.name} is {max(info.st_size, len(data))} bytes; the limit is {MAX_SOURCE_BYTES}"
+        return b"", "", f"{path.name} is {max(info.st_size, len(data))} bytes; the limit is {MAX_SOURCE_BYTES}"
     try:
-        return data.decode("utf-8"), ""
+        return data, data.decode("utf-8"), ""
     except UnicodeDecodeError as exc:
-        return "", f"{path.name} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        return b"", "", f"{path.name} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
 
 
 def _student_names(check: Any) -> list[str]:

@@ -117,6 +117,22 @@ def test_same_submission_always_gets_the_same_score(make_grader, graded):
     assert again.to_dict()["questions"] == graded["flipped_kernel"].to_dict()["questions"]
 
 
+def test_checks_judged_while_the_run_goes_on_are_those_judged_after_it(make_grader, graded):
+    # The grader judges a check as soon as its last call is answered (grading._EarlyChecks); an
+    # executor with run() only has every check judged at the end: the results must not differ.
+    class RunOnly:
+        def __init__(self, executor):
+            self.executor = executor
+
+        def run(self, path, calls, limits):
+            return self.executor.run(path, calls, limits)
+
+    grader = make_grader(replay_prefix=REPLAY)
+    grader.executor = RunOnly(grader.executor)
+    for name in ("correct_numpy", "flipped_kernel", "unfinished", "stride_one_formula", "lua_torch_names"):
+        assert grader.grade(example(name)).to_dict()["questions"] == graded[name].to_dict()["questions"], name
+
+
 def test_public_calls_are_the_same_shared_objects_for_every_student(hw2_spec, hw2_reference):
     # An executor may keep a shared Call's encoded request for the next student: only a call
     # whose inputs really are the same for all may say so.

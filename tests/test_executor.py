@@ -313,6 +313,42 @@ def test_import_failures_fail_every_call(tmp_path: Path, source: str, expected: 
     assert result.outcomes["f"].error == result.import_error
 
 
+def test_a_started_run_has_its_process_before_its_calls_are_known(tmp_path: Path) -> None:
+    path = tmp_path / "hw2.py"
+    path.write_text("def double(x):\n    return 2 * x\nN = 7\n")
+    heard: list[tuple[str, str, Any]] = []
+    with SubprocessExecutor(module_name="hw2").start(path, FAST) as started:
+        assert started.started  # importing the module while the caller plans the calls
+        calls = [call("d", "double", 21), get("N"), call("none", "absent")]
+        result = started.perform(calls, on_outcome=lambda c, o: heard.append((c.id, o.status, o.value)))
+        assert not started.started  # perform ends the run
+    assert statuses(result) == {"d": "ok", "N": "ok", "none": "missing"}
+    assert heard == [(key, o.status, o.value) for key, o in result.outcomes.items()]  # each once, in order
+
+
+def test_on_outcome_hears_nothing_when_the_module_cannot_be_imported(tmp_path: Path) -> None:
+    path = tmp_path / "hw2.py"
+    path.write_text("raise ImportError('no')\n")
+    heard: list[str] = []
+    with SubprocessExecutor(module_name="hw2").start(path, FAST) as started:
+        result = started.perform([get("N")], on_outcome=lambda c, o: heard.append(c.id))
+    assert heard == [] and "ImportError: no" in result.import_error
+    assert statuses(result) == {"N": "error"}
+
+
+def test_a_cancelled_run_stops_its_process_and_the_next_run_works(tmp_path: Path) -> None:
+    path = tmp_path / "hw2.py"
+    path.write_text("import time\nwhile True:\n    time.sleep(1)\n")  # never finishes importing
+    executor = SubprocessExecutor(module_name="hw2")
+    started = executor.start(path, FAST)
+    assert started.started
+    started.cancel()
+    started.cancel()  # idempotent
+    assert not started.started
+    result = run(tmp_path, "N = 3\n", [get("N")])
+    assert result.outcomes["N"].value == 3
+
+
 def test_import_error_traceback(tmp_path: Path) -> None:
     result = run(tmp_path, "x = 1\nraise RuntimeError('boom')\n", [get("x")])
     assert result.import_traceback.splitlines() == [

@@ -276,6 +276,16 @@ def test_a_whole_run_is_sent_ahead_and_answered_in_order(solo: ZygoteExecutor, t
 
 
 @needs_linux
+def test_a_child_runs_the_bytes_the_grader_read_even_after_a_restart(solo: ZygoteExecutor, tmp_path: Path) -> None:
+    path = tmp_path / "hw2.py"
+    path.write_text("import os\nX = 'analysed'\ndef crash():\n    os._exit(3)\n")
+    started = solo.start(path, FAST, source=path.read_bytes())
+    path.write_text("X = 'swapped after the analysis'\n")
+    result = started.perform([Call("X", "get", "X"), Call("boom", "call", "crash"), Call("again", "get", "X")])
+    assert result.outcomes["boom"].status == "crashed" and result.restarts == 1
+    assert result.outcomes["X"].value == result.outcomes["again"].value == "analysed"
+
+
 def test_a_crash_mid_run_resends_what_was_sent_ahead(solo: ZygoteExecutor, tmp_path: Path) -> None:
     calls = [Call("a", "call", "ok", (1,)), Call("die", "call", "die"), Call("b", "call", "ok", (2,)),
              Call("die2", "call", "die"), Call("c", "call", "ok", (3,))]

@@ -7,7 +7,7 @@
 See base.py for the types, protocol.py for the wire format, worker.py for the child side.
 """
 
-from .base import Call, CallOutcome, Executor, ExecutorError, Limits, MapOutcomes, RunResult
+from .base import Call, CallOutcome, Executor, ExecutorError, Limits, MapOutcomes, RunResult, StartedRun, start_run
 from .protocol import ProtocolError, QualifiedName, UnencodableValue
 from .subprocess_executor import SubprocessExecutor
 
@@ -21,6 +21,8 @@ __all__ = [
     "ProtocolError",
     "QualifiedName",
     "RunResult",
+    "StartedRun",
     "SubprocessExecutor",
     "UnencodableValue",
+    "start_run",
 ]

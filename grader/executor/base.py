@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, Sequence
+from typing import Callable, Literal, Protocol, Sequence
 
 Op = Literal["get", "call", "map"]
 Status = Literal[
@@ -112,7 +112,48 @@ class RunResult:
     restarts: int = 0
 
 
+OutcomeHook = Callable[[Call, CallOutcome], None]
+
+
 class Executor(Protocol):
     def run(
         self, submission: Path, calls: Sequence[Call], limits: Limits = Limits()
     ) -> RunResult: ...
+
+
+class StartedRun(Protocol):
+    """A run begun before its calls are known (see start_run)."""
+
+    def perform(self, calls: Sequence[Call], on_outcome: OutcomeHook | None = None) -> RunResult: ...
+
+    def cancel(self) -> None: ...
+
+
+def start_run(executor: Executor, submission: Path, limits: Limits = Limits(),
+              source: bytes | None = None) -> StartedRun:
+    """Begin a run of `submission` now and give it its calls later.
+
+    An executor with ``start`` (the sandboxed ones) starts the student's process at once, so it
+    imports the module while the grader plans the calls; ``on_outcome`` then hears of each
+    outcome while the process works on the next calls. Any other executor (the trusted one,
+    test doubles) runs everything at ``perform``, then reports each outcome in order.
+    """
+    start = getattr(executor, "start", None)
+    if callable(start):
+        return start(submission, limits, source)
+    return _RunAtPerform(executor, submission, limits)
+
+
+class _RunAtPerform:
+    def __init__(self, executor: Executor, submission: Path, limits: Limits) -> None:
+        self.executor, self.submission, self.limits = executor, submission, limits
+
+    def perform(self, calls: Sequence[Call], on_outcome: OutcomeHook | None = None) -> RunResult:
+        result = self.executor.run(self.submission, calls, self.limits)
+        if on_outcome is not None and not result.import_error:
+            for call in calls:
+                on_outcome(call, result.outcomes[call.id])
+        return result
+
+    def cancel(self) -> None:
+        pass

@@ -15,6 +15,7 @@ isolation session (one slot, one uid); ``_launch`` starts each worker of the run
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import shutil
@@ -30,7 +31,7 @@ from grader.sandbox import Isolation, Launch, PlainIsolation, SandboxUnavailable
 from grader.sandbox.launch import Session
 
 from . import protocol
-from .base import OPS, Call, CallOutcome, ExecutorError, Limits, MapOutcomes, RunResult
+from .base import OPS, Call, CallOutcome, ExecutorError, Limits, MapOutcomes, OutcomeHook, RunResult
 
 WORKER_PATH = Path(__file__).with_name("worker.py")
 PROTOCOL_PATH = Path(__file__).with_name("protocol.py")
@@ -418,6 +419,7 @@ class _Run:
         self.children_started = 0
         self.failed_names: dict[str, str] = {}  # name -> why its further calls are skipped
         self.blocked: CallOutcome | None = None  # once set, every later call gets this outcome
+        self.begun: tuple[str, str] | None = None  # why begin() could not start a child
 
     @property
     def restarts(self) -> int:
@@ -425,8 +427,29 @@ class _Run:
 
     # -- children
 
+    def plan(self, calls: Sequence[Call], requests: list[_Request]) -> None:
+        """The run's calls, once known (a fresh worker is sent each at its turn: nothing to do)."""
+
+    def begin(self) -> None:
+        """Start the first child now, without waiting for its import (see PendingRun)."""
+        self.begun = _file_problem(self.submission) or self.launch_child()
+
+    def first_child(self) -> tuple[str, str] | None:
+        """The child begin() started, once it imported the module; (error, traceback) if not."""
+        if self.begun is not None:
+            return self.begun
+        return self.await_child() if self.child is not None else self.start_child()
+
     def start_child(self) -> tuple[str, str] | None:
         """Start a worker and wait until it imported the module; (error, traceback) if not."""
+        failure = self.launch_child()
+        return failure if failure is not None else self.await_child()
+
+    def await_child(self) -> tuple[str, str] | None:
+        return self._await_ready()
+
+    def launch_child(self) -> tuple[str, str] | None:
+        """Start a worker (it imports the module meanwhile); (error, traceback) if it cannot be."""
         request_read, request_write = os.pipe()
         response_read, response_write = os.pipe()
         worker_args = ["--requests", str(request_read), "--responses", str(response_write)]
@@ -452,7 +475,7 @@ class _Run:
         self.children_started += 1
         self.child = _Child(proc, request_write, response_read, self.limits.cpu_s,
                             launch.signal_exit_codes)
-        return self._await_ready()
+        return None
 
     def _await_ready(self) -> tuple[str, str] | None:
         assert self.child is not None
@@ -666,24 +689,46 @@ class SubprocessExecutor:
         ExecutorError if no process can be started; whatever the submission does ends up in
         the outcomes.
         """
-        requests = _encode_requests(calls)
+        return self.start(submission, limits).perform(calls)
+
+    def start(self, submission: Path, limits: Limits = Limits(), source: bytes | None = None) -> PendingRun:
+        """Start the run's first child now; its calls come with PendingRun.perform.
+
+        The child imports the module while the caller works out what to ask it (the grader's
+        static analysis and cases). `source`: the bytes the caller read and analysed; a fresh
+        worker reads the file again, through a descriptor the trusted side opens (the zygote
+        executor runs exactly these bytes). Raises ExecutorError as run() does.
+        """
         submission = Path(submission).absolute()
         isolation = self.isolation()
-        root = tempfile.mkdtemp(prefix="grader-run-")
+        stack = contextlib.ExitStack()
         try:
+            root = tempfile.mkdtemp(prefix="grader-run-")
+            stack.callback(_remove_tree, root)
+            session = stack.enter_context(isolation.session())
             # Unlinked files: the parent reads them back through its own descriptors.
-            with isolation.session() as session, \
-                    tempfile.TemporaryFile(dir=root) as out, tempfile.TemporaryFile(dir=root) as err:
-                run = _Run(submission, self._module_name_for(submission), self.python,
-                           limits, session, out, err)
-                return self._result(run, calls, requests)
-        finally:
-            _remove_tree(root)
+            out = stack.enter_context(tempfile.TemporaryFile(dir=root))
+            err = stack.enter_context(tempfile.TemporaryFile(dir=root))
+            run = _Run(submission, self._module_name_for(submission), self.python, limits,
+                       session, out, err)
+            return self._begun(run, stack)
+        except BaseException:
+            stack.close()
+            raise
 
-    def _result(self, run: _Run, calls: Sequence[Call], requests: list[_Request]) -> RunResult:
+    @staticmethod
+    def _begun(run: _Run, stack: contextlib.ExitStack,
+               encode: Callable[[Sequence[Call]], list[_Request]] = _encode_requests) -> PendingRun:
+        stack.callback(run.stop)
+        run.begin()
+        return PendingRun(run, stack, encode)
+
+    @staticmethod
+    def _result(run: _Run, calls: Sequence[Call], requests: list[_Request],
+                on_outcome: OutcomeHook | None = None) -> RunResult:
         """Perform the run, stop its child, and gather what became of it."""
         try:
-            outcomes, import_error, import_traceback = self._perform(run, calls, requests)
+            outcomes, import_error, import_traceback = _perform(run, calls, requests, on_outcome)
         finally:
             run.stop()
         return RunResult(
@@ -695,23 +740,66 @@ class SubprocessExecutor:
             restarts=run.restarts,
         )
 
-    @staticmethod
-    def _perform(
-        run: _Run, calls: Sequence[Call], requests: list[_Request]
-    ) -> tuple[dict[str, CallOutcome], str, str]:
-        """The outcomes, and the import error and traceback (empty if the import worked)."""
-        if run.submission.is_symlink():
-            # It could point at the reference module, or at /dev/zero: never follow it.
-            failure: tuple[str, str] | None = (
-                f"{run.submission.name} is a symbolic link; submit the file itself", "")
-        elif not run.submission.is_file():
-            failure = (f"the submission file {run.submission.name} does not exist", "")
-        else:
-            failure = run.start_child()
-        if failure is not None:
-            error, traceback = failure
-            outcomes = {c.id: CallOutcome(c.id, "error", error=error, traceback=traceback)
-                        for c in calls}
-            return outcomes, error, traceback
-        outcomes = {call.id: run.run_call(call, request) for call, request in zip(calls, requests)}
-        return outcomes, "", ""
+
+class PendingRun:
+    """A run whose first child is starting (SubprocessExecutor.start): perform() or cancel();
+    a base.StartedRun.
+
+    The caller keeps it for one submission and ends it either way (a context manager).
+    """
+
+    def __init__(self, run: _Run, stack: contextlib.ExitStack,
+                 encode: Callable[[Sequence[Call]], list[_Request]]) -> None:
+        self._run, self._stack, self._encode = run, stack, encode
+
+    def perform(self, calls: Sequence[Call], on_outcome: OutcomeHook | None = None) -> RunResult:
+        """The calls' outcomes, in order; `on_outcome(call, outcome)` hears of each as soon as it
+        is known (the child goes on with the next calls meanwhile), except when the module
+        could not be imported at all (RunResult.import_error). Ends the run."""
+        try:
+            requests = self._encode(calls)
+            self._run.plan(calls, requests)
+            return SubprocessExecutor._result(self._run, calls, requests, on_outcome)
+        finally:
+            self.cancel()
+
+    @property
+    def started(self) -> bool:
+        """Whether a process of this run exists (it is importing the module, or waits for calls)."""
+        return self._run.child is not None
+
+    def cancel(self) -> None:
+        """Stop the child (if any) and release what the run held. Idempotent."""
+        self._stack.close()
+
+    def __enter__(self) -> PendingRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+
+def _file_problem(submission: Path) -> tuple[str, str] | None:
+    if submission.is_symlink():
+        # It could point at the reference module, or at /dev/zero: never follow it.
+        return f"{submission.name} is a symbolic link; submit the file itself", ""
+    if not submission.is_file():
+        return f"the submission file {submission.name} does not exist", ""
+    return None
+
+
+def _perform(run: _Run, calls: Sequence[Call], requests: list[_Request],
+             on_outcome: OutcomeHook | None) -> tuple[dict[str, CallOutcome], str, str]:
+    """The outcomes, and the import error and traceback (empty if the import worked)."""
+    failure = run.first_child()
+    if failure is not None:
+        error, traceback = failure
+        outcomes = {c.id: CallOutcome(c.id, "error", error=error, traceback=traceback)
+                    for c in calls}
+        return outcomes, error, traceback
+    outcomes = {}
+    for call, request in zip(calls, requests):
+        outcome = outcomes[call.id] = run.run_call(call, request)
+        if on_outcome is not None:
+            on_outcome(call, outcome)
+    return outcomes, "", ""

@@ -73,6 +73,7 @@ from .subprocess_executor import (
     GRACEFUL_EXIT_S,
     PROTOCOL_PATH,
     WORKER_PATH,
+    PendingRun,
     SubprocessExecutor,
     _Child,
     _ChildGone,
@@ -615,9 +616,11 @@ class _ZygoteRun(_Run):
     grader starts waiting for it (the child starts it at about that moment, having just
     written the previous answer), and a child that times out, crashes or goes out of step is
     killed with whatever was sent ahead to it; the next child is sent those requests again.
+    A child started before the calls are known (ZygoteExecutor.start) is sent them once they are.
     """
 
     session: _Lease
+    source: bytes | None  # the submission's bytes as the grader read them (None: read the file)
     queue: list[_Request]
     calls: dict[int, Call]
     positions: dict[int, int]
@@ -667,18 +670,21 @@ class _ZygoteRun(_Run):
             position += 1
             child.next_ahead = position
 
-    def start_child(self) -> tuple[str, str] | None:
-        self.spawned_from: _Zygote | None = None
-        failure = self._start_child()
+    def await_child(self) -> tuple[str, str] | None:
+        child = self.child
+        if isinstance(child, _ZygoteChild):  # the calls planned since it was launched
+            self._send_ahead(child, self.turn, time.monotonic() + self.limits.call_timeout_s)
+        failure = self._await_ready()
         if failure is not None and self.spawned_from is not None and not self.spawned_from.usable:
             # The warm worker died under this child (killed from outside, the OOM killer...):
             # the machine's fault, not the student's, so once more with a fresh one.
-            failure = self._start_child()
+            failure = self.launch_child() or self._await_ready()
         return failure
 
-    def _start_child(self) -> tuple[str, str] | None:
+    def launch_child(self) -> tuple[str, str] | None:
+        self.spawned_from: _Zygote | None = None
         try:
-            source = _sealed_copy(self.submission)
+            source = _sealed(self.source) if self.source is not None else _sealed_copy(self.submission)
         except SandboxUnavailable as exc:  # a symlink, not a regular file, too large
             return str(exc), ""
         except OSError as exc:
@@ -708,7 +714,7 @@ class _ZygoteRun(_Run):
         # Its requests go now: it reads them once it imported the module, without waiting for
         # the grader to see "ready" (the calls' limits still start when their turn comes).
         self._send_ahead(child, self.turn, time.monotonic() + self.limits.call_timeout_s)
-        return self._await_ready()
+        return None
 
 
 class _SharedRequests:
@@ -765,9 +771,14 @@ def _sealed_copy(path: Path) -> int:
             chunks.append(chunk)
     finally:
         os.close(fd)
+    return _sealed(b"".join(chunks))
+
+
+def _sealed(data: bytes) -> int:
+    """A sealed memfd holding `data`: the child can read it, nobody can change it."""
     memfd = os.memfd_create("submission", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        view = memoryview(b"".join(chunks))
+        view = memoryview(data)
         while view:
             view = view[os.write(memfd, view):]
         fcntl.fcntl(memfd, fcntl.F_ADD_SEALS, MFD_SEALS)
@@ -846,15 +857,16 @@ class ZygoteExecutor(SubprocessExecutor):
             pool.first_run()
             pool.prestart(_Shape.of(limits), count)
 
-    def run(self, submission: Path, calls: Sequence[Call], limits: Limits = Limits()) -> RunResult:
+    def start(self, submission: Path, limits: Limits = Limits(), source: bytes | None = None) -> PendingRun:
+        """As SubprocessExecutor.start; a child of a zygote runs exactly `source` when given."""
         if not supported() or limits.memory_bytes < MIN_MEMORY_BYTES:
-            return super().run(submission, calls, limits)
+            return super().start(submission, limits, source)
         isolation = self.isolation()
         pool = self._pool(isolation)
         if (pool.first_run() and not self.eager) or pool.unavailable:
-            return super().run(submission, calls, limits)
+            return super().start(submission, limits, source)
         try:
-            return self._run_in_zygote(pool, submission, calls, limits)
+            return self._start_in_zygote(pool, submission, limits, source)
         except ExecutorError as exc:
             # Raised only when no zygote ever started in this pool (before any child ran):
             # the machine's problem, so grade as before, with a fresh worker per run.
@@ -862,21 +874,25 @@ class ZygoteExecutor(SubprocessExecutor):
                 pool.unavailable = str(exc)
                 print(f"grader: {exc}; grading with a fresh sandboxed interpreter per "
                       "submission instead (slower, as safe)", file=sys.stderr)
-            return super().run(submission, calls, limits)
+            return super().start(submission, limits, source)
 
-    def _run_in_zygote(self, pool: _Pool, submission: Path, calls: Sequence[Call],
-                       limits: Limits) -> RunResult:
-        requests = _encoded_requests(calls)
+    def _start_in_zygote(self, pool: _Pool, submission: Path, limits: Limits,
+                         source: bytes | None) -> PendingRun:
         submission = Path(submission).absolute()
         lease = _Lease(pool, _Shape.of(limits))
+        stack = contextlib.ExitStack()
         try:
-            with _output_file("stdout") as out, _output_file("stderr") as err:
-                run = _ZygoteRun(submission, self._module_name_for(submission), self.python,
-                                 limits, lease, out, err)  # type: ignore[arg-type]
-                run.plan(calls, requests)
-                return self._result(run, calls, requests)
-        finally:
-            lease.release()
+            stack.callback(lease.release)
+            out = stack.enter_context(_output_file("stdout"))
+            err = stack.enter_context(_output_file("stderr"))
+            run = _ZygoteRun(submission, self._module_name_for(submission), self.python,
+                             limits, lease, out, err)  # type: ignore[arg-type]
+            run.source = source
+            run.plan([], [])
+            return self._begun(run, stack, _encoded_requests)
+        except BaseException:
+            stack.close()
+            raise
 
 
 def _output_file(name: str) -> IO[bytes]:

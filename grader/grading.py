@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -119,16 +119,15 @@ class Grader:
                 module = ModuleSource.parse(source, str(submission.path))
             except SourceError as exc:
                 problem = f"{submission.path.name}, line {exc.line}: {exc.message}" if exc.line else exc.message
-        plans = self._plan(submission, module)
-        if problem:
+        if problem or started is None:
+            plans = self._plan(submission, module)
             return self._assemble(submission, plans, RunResult(outcomes={}), [problem], blanket=("error", problem))
-        calls = [call for plan in plans for call in plan.calls]
-        if not calls or started is None:
-            return self._assemble(submission, plans, RunResult(outcomes={}), [])
-        early = _EarlyChecks(self, submission, plans)
-        run = started.perform(calls, on_outcome=early.take)
+        early = _EarlyChecks(self, submission)
+        # Planned as the run asks for calls: the student's process starts on the first
+        # question's calls while the next questions' rules and cases are worked out.
+        run = started.perform(early.calls_of(self._plans(submission, module)), on_outcome=early.take)
         errors = [f"importing your module failed: {run.import_error}"] if run.import_error else []
-        return self._assemble(submission, plans, run, errors, done=early.results)
+        return self._assemble(submission, early.plans, run, errors, done=early.results)
 
     def _ungradable(self, submission: Submission, message: str) -> SubmissionResult:
         return SubmissionResult(submission.id, str(submission.path), self.spec.id, 0.0, self.spec.max_score, errors=[message], gradable=False)
@@ -136,7 +135,10 @@ class Grader:
     # ---- planning ------------------------------------------------------------------------
 
     def _plan(self, submission: Submission, module: ModuleSource | None) -> list[_PlannedCheck]:
-        plans = []
+        return list(self._plans(submission, module))
+
+    def _plans(self, submission: Submission, module: ModuleSource | None) -> Iterator[_PlannedCheck]:
+        """The checks to run, in the spec's order, each planned when asked for."""
         for question in self.spec.questions:
             if not self._selected(question.id):
                 continue
@@ -145,9 +147,8 @@ class Grader:
             for check, max_score in zip(question.question.checks, check_max_scores(question.points, weights)):
                 if self._selected(question.id, check.id):
                     plan = self._plan_check(submission, question, check, max_score, blocked)
-                    if plan.cases or plan.points or isinstance(check, (ValueCheck, FormulaCheck)):
-                        plans.append(plan)
-        return [p for p in plans if self._visible(p)]
+                    if (plan.cases or plan.points or isinstance(check, (ValueCheck, FormulaCheck))) and self._visible(plan):
+                        yield plan
 
     def _selected(self, question: str, check: str | None = None) -> bool:
         parts = self.options.only.split("/") if self.options.only else []
@@ -435,17 +436,27 @@ class Grader:
 
 
 class _EarlyChecks:
-    """Judges each check as soon as the last of its calls is answered, while the student's
-    process works on the next ones (StartedRun.perform's on_outcome). The result is the one
-    Grader._assemble would give at the end: it is only heard of when the module imported, so
-    no blanket failure applies."""
+    """The plans as the run takes their calls, and each check judged as soon as the last of
+    its calls is answered, while the student's process works on the next ones (StartedRun.
+    perform's on_outcome). The result is the one Grader._assemble would give at the end: an
+    outcome is only heard of when the module imported, so no blanket failure applies."""
 
-    def __init__(self, grader: Grader, submission: Submission, plans: list[_PlannedCheck]) -> None:
-        self.grader, self.submission, self.plans = grader, submission, plans
-        self.plan_of: dict[str, int] = {call.id: index for index, plan in enumerate(plans) for call in plan.calls}
-        self.waiting = [len(plan.calls) for plan in plans]
+    def __init__(self, grader: Grader, submission: Submission) -> None:
+        self.grader, self.submission = grader, submission
+        self.plans: list[_PlannedCheck] = []  # complete once the run took every call
+        self.plan_of: dict[str, int] = {}
+        self.waiting: list[int] = []
         self.outcomes: dict[str, CallOutcome] = {}
         self.results: dict[int, CheckResult] = {}
+
+    def calls_of(self, plans: Iterator[_PlannedCheck]) -> Iterator[Call]:
+        for plan in plans:
+            index = len(self.plans)
+            self.plans.append(plan)
+            self.waiting.append(len(plan.calls))
+            for call in plan.calls:
+                self.plan_of[call.id] = index
+                yield call
 
     def take(self, call: Call, outcome: CallOutcome) -> None:
         self.outcomes[call.id] = outcome

@@ -355,6 +355,25 @@ def test_a_zygote_killed_while_its_child_imports_costs_the_student_nothing(own: 
     assert _started(own) == 2
 
 
+@needs_linux
+def test_a_zygote_killed_before_it_forks_the_child_costs_the_student_nothing(own: ZygoteExecutor, tmp_path: Path) -> None:
+    # The spawn request goes out without waiting for the fork (the grader parses meanwhile);
+    # here the zygote never answers it: stopped, then killed from outside.
+    _values(_run(own, tmp_path, "def ok():\n    return 1\n", [Call("a", "call", "ok")]))
+    pool = own._own_pool
+    assert pool is not None and len(pool.idle) == 1
+    zygote = pool.idle[0]
+    os.kill(_zygote_pid(zygote), signal.SIGSTOP)
+    path = tmp_path / "hw2.py"
+    path.write_text("def ok():\n    return 2\n")
+    started = own.start(path, FAST, source=path.read_bytes())
+    os.killpg(zygote.proc.pid, signal.SIGKILL)
+    result = started.perform([Call("a", "call", "ok")])
+    assert not result.import_error, result.import_error
+    assert result.outcomes["a"].value == 2 and result.restarts == 0
+    assert _started(own) == 2
+
+
 def _wait_until_dead(pid: int, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -527,15 +546,16 @@ def test_a_shared_call_is_encoded_once_and_found_by_identity(monkeypatch: pytest
 
     points = tuple((i, i % 5) for i in range(3000))
     public = Call("q/formula", "map", "width", points, shared=True)
-    first = zygote._encoded_requests([public])[0]
-    assert zygote._encoded_requests([public])[0] is first  # the same object: kept
-    assert zygote._encoded_requests([Call("q/formula", "map", "width", points, shared=True)])[0] is not first
+    first = zygote._shared_or_encoded(public)
+    assert zygote._shared_or_encoded(public) is first  # the same object: kept
+    assert zygote._shared_or_encoded(Call("q/formula", "map", "width", points, shared=True)) is not first
     hidden = Call("q/formula", "map", "width", points)
-    assert zygote._encoded_requests([hidden])[0] is not zygote._encoded_requests([hidden])[0]
-    assert first.frame == zygote._encoded_requests([hidden])[0].frame
+    assert zygote._shared_or_encoded(hidden) is not zygote._shared_or_encoded(hidden)
+    assert first.frame == zygote._shared_or_encoded(hidden).frame
 
     monkeypatch.setattr(zygote, "MAX_SHARED_CALLS", 3)
     later = [Call(f"c{n}", "get", "X", shared=True) for n in range(4)]
-    zygote._encoded_requests(later)
+    for call in later:
+        zygote._shared_or_encoded(call)
     assert zygote._SHARED.get(later[0]) is None and zygote._SHARED.get(later[3]) is not None
     assert len(zygote._SHARED.by_call) == 3

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Protocol, Sequence
+from typing import Callable, Iterable, Literal, Protocol, Sequence
 
 Op = Literal["get", "call", "map"]
 Status = Literal[
@@ -124,7 +124,7 @@ class Executor(Protocol):
 class StartedRun(Protocol):
     """A run begun before its calls are known (see start_run)."""
 
-    def perform(self, calls: Sequence[Call], on_outcome: OutcomeHook | None = None) -> RunResult: ...
+    def perform(self, calls: Iterable[Call], on_outcome: OutcomeHook | None = None) -> RunResult: ...
 
     def cancel(self) -> None: ...
 
@@ -148,7 +148,10 @@ class _RunAtPerform:
     def __init__(self, executor: Executor, submission: Path, limits: Limits) -> None:
         self.executor, self.submission, self.limits = executor, submission, limits
 
-    def perform(self, calls: Sequence[Call], on_outcome: OutcomeHook | None = None) -> RunResult:
+    def perform(self, calls: Iterable[Call], on_outcome: OutcomeHook | None = None) -> RunResult:
+        calls = list(calls)
+        if not calls:
+            return RunResult(outcomes={})
         result = self.executor.run(self.submission, calls, self.limits)
         if on_outcome is not None and not result.import_error:
             for call in calls:

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Callable, Iterable, Sequence
 
 from grader.sandbox import Isolation, Launch, PlainIsolation, SandboxUnavailable, probe
 from grader.sandbox.launch import Session
@@ -91,6 +91,9 @@ def _child_env(home: str) -> dict[str, str]:
 
 class _Timeout(Exception):
     pass
+
+
+Idle = Callable[[], bool]  # work to do while waiting for the child; False when there is none
 
 
 class _ChildGone(Exception):
@@ -173,24 +176,31 @@ class _Child:
                 if data:
                     self._wait(writer, deadline)
 
-    def _wait(self, selector: selectors.BaseSelector, deadline: float) -> list[str]:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _Timeout()
-        if self.pidfd is None:
-            remaining = min(remaining, POLL_TICK_S)
-        events = selector.select(remaining)
+    def _wait(self, selector: selectors.BaseSelector, deadline: float,
+              idle: Idle | None = None) -> list[str]:
+        events = selector.select(0) if idle is not None else []
+        while not events and idle is not None and idle():  # the caller's own work meanwhile
+            events = selector.select(0)
+        if not events:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Timeout()
+            if self.pidfd is None:
+                remaining = min(remaining, POLL_TICK_S)
+            events = selector.select(remaining)
         if self.pidfd is None and self.has_exited():
             return ["exit"]
         return [key.data for key, _ in events]
 
-    def receive(self, deadline: float) -> dict[str, Any]:
-        """The next message; raises _Timeout, _ChildGone or protocol.ProtocolError."""
+    def receive(self, deadline: float, idle: Idle | None = None) -> dict[str, Any]:
+        """The next message; raises _Timeout, _ChildGone or protocol.ProtocolError.
+
+        While nothing has come, `idle()` is called until it says it did nothing (False)."""
         payload = self.decoder.next_payload()
         if payload is not None:  # read with an earlier one: no system call
             return protocol.decode_frame(payload)
         while True:
-            ready = self._wait(self.selector, deadline)
+            ready = self._wait(self.selector, deadline, idle)
             if "response" in ready and not self._read_available():
                 payload = self.decoder.next_payload()  # its last frame came with the end
                 if payload is None:
@@ -298,21 +308,8 @@ class _Request(dict):
     frame: bytes
 
 
-def _encode_requests(calls: Sequence[Call],
-                     encode: Callable[[Call], _Request] | None = None) -> list[_Request]:
-    """Encode every request up front: a bad Call is the caller's bug, raised before any work.
-    `encode` may find a request already made (the zygote's cache); else _encode_request."""
-    seen: set[str] = set()
-    requests = []
-    for call in calls:
-        if call.id in seen:
-            raise ValueError(f"duplicate call id {call.id!r}")
-        seen.add(call.id)
-        requests.append((encode or _encode_request)(call))
-    return requests
-
-
 def _encode_request(call: Call) -> _Request:
+    """A Call's request (ValueError for a bad Call: the caller's bug)."""
     if call.op not in OPS:
         raise ValueError(f"call {call.id!r}: unknown op {call.op!r}")
     request = _Request(id=call.id, op=call.op, name=call.name)
@@ -420,6 +417,7 @@ class _Run:
         self.failed_names: dict[str, str] = {}  # name -> why its further calls are skipped
         self.blocked: CallOutcome | None = None  # once set, every later call gets this outcome
         self.begun: tuple[str, str] | None = None  # why begin() could not start a child
+        self.idle: Idle | None = None  # what to do while waiting for the child (see _perform)
 
     @property
     def restarts(self) -> int:
@@ -427,8 +425,8 @@ class _Run:
 
     # -- children
 
-    def plan(self, calls: Sequence[Call], requests: list[_Request]) -> None:
-        """The run's calls, once known (a fresh worker is sent each at its turn: nothing to do)."""
+    def add(self, call: Call, request: _Request) -> None:
+        """One more call of the run, known now (a fresh worker is sent each at its turn)."""
 
     def begin(self) -> None:
         """Start the first child now, without waiting for its import (see PendingRun)."""
@@ -482,7 +480,7 @@ class _Run:
         limit = self.limits.import_timeout_s
         deadline = min(time.monotonic() + limit, self.total_deadline)
         try:
-            message = self.child.receive(deadline)
+            message = self.child.receive(deadline, self.idle)
         except _Timeout:
             self.drop_child()
             return f"importing the module took longer than {self._limit_text(deadline, limit)}", ""
@@ -565,7 +563,7 @@ class _Run:
             if child is None:
                 assert self.blocked is not None
                 return CallOutcome(call.id, self.blocked.status, error=self.blocked.error)
-            reply = child.receive(deadline)
+            reply = child.receive(deadline, self.idle)
             return _outcome_from_reply(call, reply)
         except _Timeout:
             self.drop_child()
@@ -718,17 +716,17 @@ class SubprocessExecutor:
 
     @staticmethod
     def _begun(run: _Run, stack: contextlib.ExitStack,
-               encode: Callable[[Sequence[Call]], list[_Request]] = _encode_requests) -> PendingRun:
+               encode: Callable[[Call], _Request] = _encode_request) -> PendingRun:
         stack.callback(run.stop)
         run.begin()
         return PendingRun(run, stack, encode)
 
     @staticmethod
-    def _result(run: _Run, calls: Sequence[Call], requests: list[_Request],
+    def _result(run: _Run, calls: Iterable[Call], encode: Callable[[Call], _Request],
                 on_outcome: OutcomeHook | None = None) -> RunResult:
         """Perform the run, stop its child, and gather what became of it."""
         try:
-            outcomes, import_error, import_traceback = _perform(run, calls, requests, on_outcome)
+            outcomes, import_error, import_traceback = _perform(run, calls, encode, on_outcome)
         finally:
             run.stop()
         return RunResult(
@@ -749,17 +747,20 @@ class PendingRun:
     """
 
     def __init__(self, run: _Run, stack: contextlib.ExitStack,
-                 encode: Callable[[Sequence[Call]], list[_Request]]) -> None:
+                 encode: Callable[[Call], _Request]) -> None:
         self._run, self._stack, self._encode = run, stack, encode
 
-    def perform(self, calls: Sequence[Call], on_outcome: OutcomeHook | None = None) -> RunResult:
+    def perform(self, calls: Iterable[Call], on_outcome: OutcomeHook | None = None) -> RunResult:
         """The calls' outcomes, in order; `on_outcome(call, outcome)` hears of each as soon as it
         is known (the child goes on with the next calls meanwhile), except when the module
-        could not be imported at all (RunResult.import_error). Ends the run."""
+        could not be imported at all (RunResult.import_error). Ends the run.
+
+        `calls` may be an iterator that works each call out when asked (the grader's plan):
+        the next one is asked for whenever the child has not answered yet, and sent to it at
+        once, so the child starts on the first calls while the later ones are still planned.
+        Raises ValueError for a malformed Call (duplicate ids, inputs that cannot be sent)."""
         try:
-            requests = self._encode(calls)
-            self._run.plan(calls, requests)
-            return SubprocessExecutor._result(self._run, calls, requests, on_outcome)
+            return SubprocessExecutor._result(self._run, calls, self._encode, on_outcome)
         finally:
             self.cancel()
 
@@ -788,18 +789,48 @@ def _file_problem(submission: Path) -> tuple[str, str] | None:
     return None
 
 
-def _perform(run: _Run, calls: Sequence[Call], requests: list[_Request],
+def _perform(run: _Run, source: Iterable[Call], encode: Callable[[Call], _Request],
              on_outcome: OutcomeHook | None) -> tuple[dict[str, CallOutcome], str, str]:
-    """The outcomes, and the import error and traceback (empty if the import worked)."""
+    """The outcomes, and the import error and traceback (empty if the import worked).
+
+    Calls are taken from `source` while the child imports the module (run.idle), then all the
+    others, before the first outcome is read."""
+    pending = iter(source)
+    calls: list[Call] = []
+    requests: list[_Request] = []
+    ids: set[str] = set()
+
+    def take_one() -> bool:
+        call = next(pending, None)
+        if call is None:
+            return False
+        if call.id in ids:
+            raise ValueError(f"duplicate call id {call.id!r}")
+        ids.add(call.id)
+        request = encode(call)
+        calls.append(call)
+        requests.append(request)
+        run.add(call, request)
+        return True
+
+    if not take_one():
+        return {}, "", ""  # nothing to ask: the child is stopped, its import not waited for
+    run.idle = take_one
     failure = run.first_child()
     if failure is not None:
+        while take_one():
+            pass
         error, traceback = failure
         outcomes = {c.id: CallOutcome(c.id, "error", error=error, traceback=traceback)
                     for c in calls}
         return outcomes, error, traceback
+    # The rest of the plan now, each call sent as it is known, before any outcome is judged:
+    # so the child is never left waiting for calls while this process judges answers.
+    while take_one():
+        pass
     outcomes = {}
-    for call, request in zip(calls, requests):
-        outcome = outcomes[call.id] = run.run_call(call, request)
+    for position, call in enumerate(calls):
+        outcome = outcomes[call.id] = run.run_call(call, requests[position])
         if on_outcome is not None:
             on_outcome(call, outcome)
     return outcomes, "", ""

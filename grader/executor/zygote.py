@@ -80,7 +80,6 @@ from .subprocess_executor import (
     _child_env,
     _describe_exit,
     _encode_request,
-    _encode_requests,
     _launch,
     _read_tail,
     _Request,
@@ -288,7 +287,9 @@ class _Zygote:
     # -- children
 
     def spawn(self, module_name: str, limits: Limits, mode: str, fds: Sequence[int]) -> int:
-        """Fork a child for one worker: its serial. Raises ZygoteUnavailable."""
+        """Ask for a child for one worker: its serial. Raises ZygoteUnavailable.
+
+        The zygote forks it once it is done with the last child; confirm() waits for that."""
         if not self.usable:
             raise ZygoteUnavailable(self.broken or "it is closed")
         self.serial += 1
@@ -305,6 +306,16 @@ class _Zygote:
                    "rlimits": rlimits, "env": _child_env("/"), "seccomp": True}
         try:
             self._send(message, fds)
+        except ZygoteUnavailable as exc:
+            self.destroy(str(exc))
+            raise
+        return self.serial
+
+    def confirm(self, serial: int) -> None:
+        """Wait until the zygote forked child `serial` (see spawn). Raises ZygoteUnavailable."""
+        if not self.usable:
+            raise ZygoteUnavailable(self.broken or "it is closed")
+        try:
             deadline = time.monotonic() + ANSWER_TIMEOUT_S + (KILL_ANSWER_S if self.pending else 0)
             while True:
                 reply = self._receive(deadline)
@@ -321,9 +332,9 @@ class _Zygote:
         if reply is None:
             self.destroy(self.broken or "it ended")
             raise ZygoteUnavailable(f"{self.broken}{self._log_tail()}")
-        if reply.get("event") == "spawned" and reply.get("serial") == self.serial:
+        if reply.get("event") == "spawned" and reply.get("serial") == serial:
             self.children += 1
-            return self.serial
+            return
         error = reply.get("error") if reply.get("event") == "spawn_failed" else None
         self.destroy(str(error or "it answered a spawn request with something else"))
         raise ZygoteUnavailable(self.broken)
@@ -386,6 +397,7 @@ class _ZygoteChild(_Child):
         self.pidfd = zygote.sock.fileno()
         self._attach(request_fd, response_fd, self.pidfd)
         self.reaped = False
+        self.confirmed = False  # the zygote said it forked this child (see confirm)
         self.sent_ahead: dict[int, int] = {}  # id(request) -> frame bytes, sent before its turn
         self.ahead_bytes = 0  # of the requests in sent_ahead
         self.current_bytes = 0  # of the request it is answering (perhaps still in the pipe)
@@ -394,6 +406,20 @@ class _ZygoteChild(_Child):
             self.ahead_budget = fcntl.fcntl(request_fd, F_GETPIPE_SZ) // 2
         except OSError:
             self.ahead_budget = 2048
+
+    def confirm(self) -> str:
+        """Wait for the zygote's word that this child was forked: "" once it was, else why not
+        (the child is then gone). Before anything reads the zygote's socket for this child,
+        whose messages until then are the last child's exit and this one's fork."""
+        if not self.confirmed:
+            try:
+                self.zygote.confirm(self.serial)
+            except ZygoteUnavailable as exc:
+                self.exit, self.returncode, self.reaped = dict(_KILLED), -signal.SIGKILL, True
+                self._close_fds()
+                return str(exc) or "it failed"
+            self.confirmed = True
+        return ""
 
     def take_turn(self, request: _Request) -> bool:
         """`request` is now the one being answered; whether it was sent ahead already."""
@@ -414,11 +440,13 @@ class _ZygoteChild(_Child):
         return self._wait_for_exit(0.0)
 
     def _wait_for_exit(self, seconds: float) -> bool:
+        self.confirm()
         if self.exit is None:
             self.exit = self.zygote.wait_exit(self.serial, time.monotonic() + seconds)
         return self.exit is not None
 
     def kill(self) -> str:
+        self.confirm()
         if not self.reaped:
             if self.exit is None:
                 self.zygote.kill_child(self.serial)
@@ -446,6 +474,8 @@ class _ZygoteChild(_Child):
         with contextlib.suppress(OSError):
             os.close(self.request_fd)
         self.request_fd = -1
+        if self.confirm():
+            return  # never forked: nothing to wait for
         if self.zygote.info.get("sandboxed") and self._closed_by_child(GRACEFUL_EXIT_S):
             self.zygote.pending = True
             self.reaped = True
@@ -625,11 +655,19 @@ class _ZygoteRun(_Run):
     calls: dict[int, Call]
     positions: dict[int, int]
 
-    def plan(self, calls: Sequence[Call], requests: list[_Request]) -> None:
+    def start_planning(self) -> None:
         self.turn = 0  # position of the request whose call is being run
-        self.queue = requests
-        self.calls = {id(request): call for call, request in zip(calls, requests)}
-        self.positions = {id(request): index for index, request in enumerate(requests)}
+        self.queue = []
+        self.calls = {}
+        self.positions = {}
+
+    def add(self, call: Call, request: _Request) -> None:
+        self.calls[id(request)] = call
+        self.positions[id(request)] = len(self.queue)
+        self.queue.append(request)
+        child = self.child
+        if isinstance(child, _ZygoteChild):
+            self._send_ahead(child, self.turn, time.monotonic() + self.limits.call_timeout_s)
 
     def run_call(self, call: Call, request: _Request) -> CallOutcome:
         self.turn = self.positions[id(request)]
@@ -651,6 +689,7 @@ class _ZygoteRun(_Run):
                 assert isinstance(child, _ZygoteChild)
                 if not child.take_turn(request):
                     child.send(request, deadline)
+        child.next_ahead = max(child.next_ahead, self.turn + 1)  # this one is sent, ahead or now
         self._send_ahead(child, self.turn + 1, deadline)
         return child
 
@@ -671,15 +710,24 @@ class _ZygoteRun(_Run):
             child.next_ahead = position
 
     def await_child(self) -> tuple[str, str] | None:
-        child = self.child
-        if isinstance(child, _ZygoteChild):  # the calls planned since it was launched
-            self._send_ahead(child, self.turn, time.monotonic() + self.limits.call_timeout_s)
-        failure = self._await_ready()
+        failure = self._confirmed()
+        failure = failure or self._await_ready()
         if failure is not None and self.spawned_from is not None and not self.spawned_from.usable:
             # The warm worker died under this child (killed from outside, the OOM killer...):
             # the machine's fault, not the student's, so once more with a fresh one.
-            failure = self.launch_child() or self._await_ready()
+            failure = self.launch_child() or self._confirmed() or self._await_ready()
         return failure
+
+    def _confirmed(self) -> tuple[str, str] | None:
+        """None once the zygote forked the child launch_child asked for (while this process
+        went on: parsing, planning, sending the first requests ahead)."""
+        child = self.child
+        error = child.confirm() if isinstance(child, _ZygoteChild) else ""
+        if not error:
+            return None
+        self.child = None
+        self.children_started -= 1  # never forked: not a start (nor a restart)
+        return f"could not start the process: the warm worker failed ({error})", ""
 
     def launch_child(self) -> tuple[str, str] | None:
         self.spawned_from: _Zygote | None = None
@@ -741,12 +789,8 @@ class _SharedRequests:
 _SHARED = _SharedRequests()
 
 
-def _encoded_requests(calls: Sequence[Call]) -> list[_Request]:
-    """_encode_requests (the same checks, errors and messages); a shared Call's request is kept."""
-    return _encode_requests(calls, _shared_or_encoded)
-
-
 def _shared_or_encoded(call: Call) -> _Request:
+    """_encode_request's request; a shared Call's is kept (and found again)."""
     if not call.shared:
         return _encode_request(call)
     request = _SHARED.get(call)
@@ -888,8 +932,8 @@ class ZygoteExecutor(SubprocessExecutor):
             run = _ZygoteRun(submission, self._module_name_for(submission), self.python,
                              limits, lease, out, err)  # type: ignore[arg-type]
             run.source = source
-            run.plan([], [])
-            return self._begun(run, stack, _encoded_requests)
+            run.start_planning()
+            return self._begun(run, stack, _shared_or_encoded)
         except BaseException:
             stack.close()
             raise

@@ -59,6 +59,8 @@ def recipe(spec, executor_kind: str):
     def build() -> Grader:
         from grader.cli import _executor, _fresh_executor, _reference
 
+        # As `grader grade` builds it: the executor first (its zygote starts importing torch at
+        # once), then the reference.
         executor = _executor(spec, eager=True) if executor_kind == "warm" else _fresh_executor(spec)
         grader = Grader(spec, _reference(spec), executor, GradingOptions())
         if hasattr(executor, "prestart"):

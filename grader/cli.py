@@ -88,10 +88,15 @@ def _reference(spec):
 
 def _executor(spec, eager: bool = False):
     """The executor `grade` and `check` use: warm sandboxed workers (grader/executor/zygote.py).
-    `eager`: the first run goes to a zygote too (worth it when each process grades several)."""
+    `eager`: the first run goes to a zygote too (worth it when each process grades several),
+    which starts now, importing torch while this process imports the reference."""
     from grader.executor.zygote import ZygoteExecutor
+    from grader.grading import run_limits
 
-    return ZygoteExecutor(module_name=_module_name(spec), eager=eager)
+    executor = ZygoteExecutor(module_name=_module_name(spec), eager=eager)
+    if eager:
+        executor.warm_up(run_limits(spec))
+    return executor
 
 
 def _fresh_executor(spec):
@@ -125,7 +130,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     batch = BatchOptions(jobs=args.jobs or default_jobs(), force=args.force)
 
     def grader() -> Grader:
-        return Grader(spec, _reference(spec), _executor(spec, eager=len(submissions) > batch.jobs), options)
+        executor = _executor(spec, eager=len(submissions) > batch.jobs)  # first: its zygote starts now
+        return Grader(spec, _reference(spec), executor, options)
 
     progress = Progress(len(submissions), stream=None if args.quiet else sys.stderr)
     try:

@@ -70,6 +70,21 @@ class _PlannedCheck:
     points: list[dict[str, int]] = field(default_factory=list)  # formula checks
 
 
+def run_limits(spec: AssignmentSpec) -> Limits:
+    """The limits every run of a submission of `spec` gets (the spec's `limits`)."""
+    model_limits = spec.model.limits
+    return Limits(
+        call_timeout_s=model_limits.call_timeout_s,
+        import_timeout_s=model_limits.import_timeout_s,
+        total_timeout_s=model_limits.total_timeout_s,
+        memory_bytes=model_limits.memory_mb * 1024**2,
+        cpu_s=model_limits.cpu_s,
+        file_size_bytes=model_limits.file_size_mb * 1024**2,
+        open_files=model_limits.open_files,
+        processes=model_limits.processes,
+    )
+
+
 class Grader:
     """Grades submissions against one assignment. Holds the expected outputs' source; never student code."""
 
@@ -78,17 +93,7 @@ class Grader:
         # What is the same for every student (public cases, formula points, their expected
         # outputs) is made once per class, not once per student (grader/expected_cache.py).
         self.expected, self._memo = CachedExpected.wrap(expected), Memo()
-        model_limits = spec.model.limits
-        self.limits = Limits(
-            call_timeout_s=model_limits.call_timeout_s,
-            import_timeout_s=model_limits.import_timeout_s,
-            total_timeout_s=model_limits.total_timeout_s,
-            memory_bytes=model_limits.memory_mb * 1024**2,
-            cpu_s=model_limits.cpu_s,
-            file_size_bytes=model_limits.file_size_mb * 1024**2,
-            open_files=model_limits.open_files,
-            processes=model_limits.processes,
-        )
+        self.limits = run_limits(spec)
 
     # ---- one submission ------------------------------------------------------------------
 

@@ -478,6 +478,40 @@ def test_first_run_of_a_pool_goes_to_a_fresh_worker(tmp_path: Path) -> None:
         executor.close()
 
 
+@needs_linux
+def test_a_warmed_up_executor_runs_its_first_submission_on_the_zygote_it_started(tmp_path: Path) -> None:
+    executor = ZygoteExecutor(module_name="hw2", sandbox=probe().isolation, eager=True)
+    try:
+        executor.warm_up(Limits())
+        executor._warmed_up()
+        assert executor.stats()["zygotes_started"] == 1  # before any run
+        result = _run(executor, tmp_path, "def ok():\n    return 1\n", [Call("a", "call", "ok")])
+        assert result.outcomes["a"].value == 1
+        assert executor.stats()["zygotes_started"] == 1  # the warmed-up one, not a second
+    finally:
+        executor.close()
+
+
+@needs_linux
+def test_a_warm_up_that_fails_leaves_the_run_to_meet_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    executor = ZygoteExecutor(module_name="hw2", sandbox=probe().isolation, eager=True)
+    calls = []
+
+    def broken(count: int, limits: Limits) -> None:
+        calls.append(count)
+        raise OSError("no zygote today")
+
+    monkeypatch.setattr(executor, "_prestart", broken)
+    try:
+        executor.warm_up(Limits())
+        executor._warmed_up()
+        monkeypatch.undo()
+        result = _run(executor, tmp_path, "def ok():\n    return 1\n", [Call("a", "call", "ok")])
+        assert calls == [1] and result.outcomes["a"].value == 1
+    finally:
+        executor.close()
+
+
 # --------------------------------------------------------------------------- 3. the attack corpus
 
 

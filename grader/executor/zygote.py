@@ -864,6 +864,7 @@ class ZygoteExecutor(SubprocessExecutor):
         # from the second run on: so the first run of a pool goes to a fresh worker (`grader
         # check` grades one module), unless `eager`.
         self.eager = eager
+        self._warming: threading.Thread | None = None
 
     def _pool(self, isolation: Isolation) -> _Pool:
         if isinstance(self.sandbox, Isolation):
@@ -894,8 +895,30 @@ class ZygoteExecutor(SubprocessExecutor):
                     z.max_child_rss_kb for p in pools for z in p.idle] + [0]),
                 "zygote": next((p.zygote_info for p in pools if p.zygote_info), {})}
 
+    def warm_up(self, limits: Limits = Limits()) -> None:
+        """Start a zygote for runs with `limits` in the background, now: it imports numpy and
+        torch while this process loads what it needs (the reference, which imports torch too).
+        The first run (or prestart) waits for it. Failures are left to that run to meet."""
+        if self._warming is None:
+            self._warming = threading.Thread(target=self._quietly_prestart, args=(limits,),
+                                             daemon=True, name="grader-zygote-warm-up")
+            self._warming.start()
+
+    def _quietly_prestart(self, limits: Limits) -> None:
+        with contextlib.suppress(Exception):
+            self._prestart(1, limits)
+
+    def _warmed_up(self) -> None:
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join()
+
     def prestart(self, count: int, limits: Limits = Limits()) -> None:
         """Have `count` zygotes ready for runs with `limits` (e.g. one per batch thread)."""
+        self._warmed_up()
+        self._prestart(count, limits)
+
+    def _prestart(self, count: int, limits: Limits) -> None:
         if supported() and limits.memory_bytes >= MIN_MEMORY_BYTES:
             pool = self._pool(self.isolation())
             pool.first_run()
@@ -903,6 +926,7 @@ class ZygoteExecutor(SubprocessExecutor):
 
     def start(self, submission: Path, limits: Limits = Limits(), source: bytes | None = None) -> PendingRun:
         """As SubprocessExecutor.start; a child of a zygote runs exactly `source` when given."""
+        self._warmed_up()
         if not supported() or limits.memory_bytes < MIN_MEMORY_BYTES:
             return super().start(submission, limits, source)
         isolation = self.isolation()

@@ -1,30 +1,41 @@
 """Benchmark: grade a class of HW2 submissions, warm workers against a fresh interpreter each.
 
-    .venv/bin/python bench/grade_class.py --count 1000 --baseline-count 20 -j 2
+    .venv/bin/python bench/grade_class.py --count 1000 --latency-count 200 --baseline-count 12 -j 2
 
 Grades `count` submissions made from a realistic mix (the shipped examples: three correct
 styles, every classic mistake, an unfinished module), each copy made distinct by a comment so
 that no content-keyed cache can serve one student's work to another. It grades them the way
 `grader grade` does (grader/batch.py: `-j` grading processes, each with its sandboxed warm
-zygote, reports written), then, in the same run, `baseline-count` of them with a fresh
-sandboxed interpreter per submission (how one-pytest-run-per-submission graders work).
+zygote, reports written), and `latency-count` of them again with one grading process (-j 1:
+what one submission costs on an idle machine, as when CI grades one push). Then, in the same
+run, `baseline-count` of them in each of two baselines:
+
+- a fresh grading process per submission (`python -m grader grade` on that one file, its own
+  interpreter importing the grader, torch and the reference, the student in a fresh sandboxed
+  interpreter): how one-pytest-run-per-submission graders (GitHub Classroom, most Gradescope
+  autograders) and Otter work;
+- the grader kept warm, but a fresh sandboxed interpreter per submission for the student's
+  code (no zygote): the stricter baseline, measuring what the warm workers alone buy.
 
 Prints per-submission median and p95 wall time (Grader.grade, from reading the file to the
-scored result), the grader's overhead (that time minus the student's own code, timed alone in
-this process), the batch's total and throughput, the ratios to the baseline, the projection
-to 1,000, peak memory of a grading process, a zygote and the largest child, and whether both
-executors gave the same scores. Start-up (imports, the reference, the first zygotes) is paid
-once per batch and printed separately. A benchmark, not a test: run it on an idle machine.
+scored result; for the process baseline, the process's wall time), the grader's overhead
+(that time minus the student's own code, timed alone in this process), the batch's total and
+throughput, the ratios to both baselines, the projection to 1,000, peak memory of a grading
+process, a zygote and the largest child, and whether the executors gave the same scores.
+Start-up (imports, the reference, the first zygotes) is paid once per batch and printed
+separately. A benchmark, not a test: run it on an idle machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,6 +85,28 @@ def timed_batch(spec, kind: str, submissions: list[Submission], out: Path, jobs:
     started = time.perf_counter()
     outcome = grade_batch(spec, recipe(spec, kind), submissions, out, BatchOptions(jobs=jobs, force=True))
     return outcome.results, time.perf_counter() - started
+
+
+def process_per_submission(submissions: list[Submission], folder: Path, jobs: int):
+    """The fresh-process baseline: `python -m grader grade` once per submission, `jobs` at a
+    time. (wall times, the batch's total, each total score from its gradebook)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def grade_one(index: int) -> tuple[float, float]:
+        out = folder / f"process-{index:05d}"
+        command = [sys.executable, "-m", "grader", "grade", str(ROOT / "problems" / "hw2"),
+                   str(submissions[index].path), "--out", str(out), "--quiet", "-j", "1"]
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - started
+        rows = list(csv.DictReader((out / "gradebook.csv").open()))
+        return elapsed, float(rows[-1]["total"])
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        outcomes = list(pool.map(grade_one, range(len(submissions))))
+    total = time.perf_counter() - started
+    return [t for t, _ in outcomes], total, [score for _, score in outcomes]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -179,8 +212,9 @@ def student_code_ms(spec, folder: Path) -> list[float]:
 def overhead_line(results, student_ms: list[float]) -> str:
     own = [student_ms[int(r.submission.removeprefix("student")) % len(student_ms)] for r in results]
     overhead = [1000 * r.duration_s - mine for r, mine in zip(results, own)]
-    return (f"the student's own code (import and calls, warm, in-process), median {statistics.median(own):.1f} ms;"
-            f" grader overhead (a submission's time minus that), median {statistics.median(overhead):.1f} ms")
+    return (f"median {statistics.median(overhead):.1f} ms, p95 {percentile(overhead, 0.95):.1f} ms"
+            f" (a submission's time minus the student's own code: import and calls, warm, in-process,"
+            f" median {statistics.median(own):.1f} ms)")
 
 
 def _children(pid: int) -> list[int]:
@@ -203,6 +237,7 @@ def _rss_mib(pid: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--latency-count", type=int, default=120)
     parser.add_argument("--baseline-count", type=int, default=12)
     parser.add_argument("-j", "--jobs", type=int, default=2)
     args = parser.parse_args()
@@ -211,34 +246,48 @@ def main() -> int:
 
     report = probe()
     print(f"sandbox: {report.mode} ({'protected' if report.protected else 'NOT protected'}); "
-          f"{os.cpu_count()} cores; {args.count} submissions, baseline {args.baseline_count}, -j {args.jobs}")
+          f"{os.cpu_count()} cores; {args.count} submissions (-j {args.jobs}), {args.latency_count} at -j 1, "
+          f"baselines {args.baseline_count} each")
     spec = load_assignment(ROOT / "problems" / "hw2")
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
         folder = Path(tmp)
         submissions = class_of(args.count, folder / "class")
+        few = submissions[: args.baseline_count]
         warm_start = startup_cost(spec, "warm", folder / "warm-start", args.jobs)
         warm, warm_total = timed_batch(spec, "warm", submissions, folder / "warm", args.jobs)
+        solo, solo_total = timed_batch(spec, "warm", submissions[: args.latency_count], folder / "solo", 1)
         fresh_start = startup_cost(spec, "fresh", folder / "fresh-start", args.jobs)
-        base, base_total = timed_batch(spec, "fresh", submissions[: args.baseline_count], folder / "fresh", args.jobs)
+        base, base_total = timed_batch(spec, "fresh", few, folder / "fresh", args.jobs)
+        process_times, process_total, process_scores = process_per_submission(few, folder, args.jobs)
         shutil.rmtree(folder / "warm", ignore_errors=True)
         memory_line = memory(spec, submissions[:24])
         bare_line = bare_runs(spec, folder)
         student_ms = student_code_ms(spec, folder)  # last: runs the (trusted) examples in this process
 
     warm_times = [r.duration_s for r in warm]
+    solo_times = [r.duration_s for r in solo]
     base_times = [r.duration_s for r in base]
     print(f"start-up of a batch (imports, reference, first zygotes), paid once: warm {warm_start:.1f} s, fresh {fresh_start:.1f} s")
     print(describe("warm sandboxed zygotes", warm_times, warm_total, args.jobs))
-    print(describe("fresh interpreter (baseline)", base_times, base_total, args.jobs))
-    ratio = statistics.median(base_times) / statistics.median(warm_times)
-    throughput_ratio = (base_total / len(base)) / (warm_total / len(warm))
-    print(overhead_line(warm, student_ms))
-    print(f"speed-up: {ratio:.0f}x by median per submission, {throughput_ratio:.0f}x by throughput (start-up included in both)")
-    print(f"projected 1,000 submissions: {warm_total / len(warm) * 1000:.1f} s warm, {base_total / len(base) * 1000:.0f} s fresh")
+    print(describe("warm, one grading process", solo_times, solo_total, 1))
+    print(describe("fresh grading process each", process_times, process_total, args.jobs))
+    print(describe("fresh student interpreter each", base_times, base_total, args.jobs))
+    print(f"grader overhead at -j {args.jobs}: {overhead_line(warm, student_ms)}")
+    print(f"grader overhead at -j 1: {overhead_line(solo, student_ms)}")
+    warm_each = warm_total / len(warm)
+    for name, times, total in (("a fresh grading process", process_times, process_total),
+                               ("a fresh student interpreter", base_times, base_total)):
+        print(f"speed-up over {name} per submission (both at -j {args.jobs}): "
+              f"{statistics.median(times) / statistics.median(warm_times):.0f}x by median, "
+              f"{total / len(times) / warm_each:.0f}x by throughput (start-up included in both)")
+    print(f"projected 1,000 submissions: {warm_each * 1000:.1f} s warm, {base_total / len(base) * 1000:.0f} s with a fresh "
+          f"student interpreter, {process_total / len(process_times) * 1000:.0f} s with a fresh grading process")
     print(memory_line)
     print(bare_line)
     same = all(a.score == b.score for a, b in zip(warm, base))
-    print(f"scores identical between the two executors: {same} ({len(base)} compared)")
+    same_process = all(abs(a.score - score) < 1e-9 for a, score in zip(warm, process_scores))
+    print(f"scores identical: fresh student interpreter {same}, fresh grading process {same_process} "
+          f"({len(base)} compared each)")
     return 0
 
 

@@ -497,3 +497,23 @@ def test_close_mask_agrees_with_numpy_isclose_on_special_and_random_values():
             with np.errstate(all="ignore"):
                 reference = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
             assert np.array_equal(close_mask(a, e, rtol, atol), reference)
+
+
+def test_a_verdict_passes_exactly_where_every_entry_is_close_and_reports_the_largest_error():
+    # The passing fast path (one pass, no masks) and the full path must agree entry for entry.
+    special = np.array([0.0, -0.0, 1.0, 1e-9, np.inf, -np.inf, np.nan, 1e300, 1 + 1e-8])
+    rng = np.random.default_rng(1)
+    tolerance = Tolerance(rtol=1e-7, atol=1e-9)
+    for _ in range(300):
+        expected = rng.choice(special, size=3) if rng.random() < 0.5 else rng.normal(size=3)
+        actual = expected + rng.choice([0.0, 1e-12, 1e-3], size=3)
+        actual[rng.random(3) < 0.1] = rng.choice(special)
+        with np.errstate(all="ignore"):
+            close = np.isclose(actual, expected, rtol=1e-7, atol=1e-9, equal_nan=True)
+            errors = np.abs(actual - expected)
+        verdict = compare_arrays(actual, expected, tolerance)
+        assert verdict.passed == bool(close.all()), (actual, expected)
+        assert verdict.details["wrong_count"] == int((~close).sum())
+        counted = errors if verdict.passed else errors[~close]  # a failure reports its wrong entries
+        finite = counted[np.isfinite(counted)]
+        assert verdict.details["max_abs_error"] == (float(finite.max()) if finite.size else None)

@@ -239,11 +239,10 @@ def _encode_int(value: int) -> Any:
 
 
 def _encode_array(array: np.ndarray, path: tuple[Any, ...]) -> dict[str, str]:
-    where = _format_path(path)
     if array.dtype.kind not in NUMERIC_KINDS or array.dtype.names is not None:
-        raise UnencodableValue(f"returned an array of dtype {array.dtype}{where}")
+        raise UnencodableValue(f"returned an array of dtype {array.dtype}{_format_path(path)}")
     if array.nbytes > MAX_FRAME_BYTES:
-        raise UnencodableValue(f"returned an array of {array.nbytes} bytes{where} (too large)")
+        raise UnencodableValue(f"returned an array of {array.nbytes} bytes{_format_path(path)} (too large)")
     return {"$npy": base64.b64encode(npy_bytes(array)).decode("ascii")}
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
+import json
 import os
 import resource
 import shutil
@@ -89,7 +89,7 @@ def timed_batch(spec, kind: str, submissions: list[Submission], out: Path, jobs:
 
 def process_per_submission(submissions: list[Submission], folder: Path, jobs: int):
     """The fresh-process baseline: `python -m grader grade` once per submission, `jobs` at a
-    time. (wall times, the batch's total, each total score from its gradebook)."""
+    time. (wall times, the batch's total, each score from its result.json)."""
     from concurrent.futures import ThreadPoolExecutor
 
     def grade_one(index: int) -> tuple[float, float]:
@@ -99,8 +99,8 @@ def process_per_submission(submissions: list[Submission], folder: Path, jobs: in
         started = time.perf_counter()
         subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         elapsed = time.perf_counter() - started
-        rows = list(csv.DictReader((out / "gradebook.csv").open()))
-        return elapsed, float(rows[-1]["total"])
+        written = json.loads((out / submissions[index].id / "result.json").read_text())
+        return elapsed, written["score"]  # as result.json holds it: rounded to 4 decimals
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -285,7 +285,7 @@ def main() -> int:
     print(memory_line)
     print(bare_line)
     same = all(a.score == b.score for a, b in zip(warm, base))
-    same_process = all(abs(a.score - score) < 1e-9 for a, score in zip(warm, process_scores))
+    same_process = all(round(a.score, 4) == score for a, score in zip(warm, process_scores))
     print(f"scores identical: fresh student interpreter {same}, fresh grading process {same_process} "
           f"({len(base)} compared each)")
     return 0

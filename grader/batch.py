@@ -87,7 +87,7 @@ def grade_batch(
     if not options.force:
         done = {s.id: r for s in submissions if (r := _cached(out / s.id, keys[s.id])) is not None}
     todo = [s for s in submissions if s.id not in done]
-    progress = progress or Progress(len(todo), stream=None)
+    progress = progress or Progress(len(submissions), stream=None)
     progress.start(reused=len(done))
     if todo:
         pool, local = _pool(grader, options.jobs, len(todo))
@@ -204,12 +204,15 @@ class Progress:
     """A bar with an ETA on a terminal; one plain line per submission elsewhere (CI, pipes)."""
 
     def __init__(self, total: int, stream: TextIO | None = sys.stderr, interactive: bool | None = None):
-        self.total, self.stream, self.count = total, stream, 0
+        self.total, self.stream, self.count, self.reused = total, stream, 0, 0
         is_tty = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
         self.interactive = is_tty and not os.environ.get("CI") if interactive is None else interactive
         self.started = time.monotonic()
 
     def start(self, reused: int) -> None:
+        """`reused` of the total are done already (unchanged): counted as done, not in the ETA."""
+        self.count = self.reused = reused
+        self.started = time.monotonic()
         if self.stream and reused:
             print(f"{reused} submission(s) unchanged since the last run: reusing their results", file=self.stream)
 
@@ -230,6 +233,6 @@ class Progress:
 
     def _bar(self, last: str, width: int = 30) -> str:
         filled = round(width * self.count / self.total) if self.total else width
-        elapsed = time.monotonic() - self.started
-        remaining = elapsed / self.count * (self.total - self.count) if self.count else 0.0
+        elapsed, graded = time.monotonic() - self.started, self.count - self.reused
+        remaining = elapsed / graded * (self.total - self.count) if graded > 0 else 0.0
         return f"[{'#' * filled}{'.' * (width - filled)}] {self.count}/{self.total}  ETA {remaining:5.1f}s  {last[:30]:<30}"

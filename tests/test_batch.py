@@ -63,7 +63,7 @@ def test_rerun_reuses_unchanged_results_and_regrades_a_changed_submission(klass,
     assert "4 submission(s) unchanged" in again.stderr and "[1/" not in again.stderr
     (klass / "flipped_kernel.py").write_text((EXAMPLES / "correct_numpy.py").read_text())
     changed = grade(klass, out)
-    assert "3 submission(s) unchanged" in changed.stderr and "flipped_kernel: 16 / 16" in changed.stderr
+    assert "3 submission(s) unchanged" in changed.stderr and "[4/4] flipped_kernel: 16 / 16" in changed.stderr
     forced = grade(klass, out, "--force")
     assert "unchanged" not in forced.stderr and forced.stderr.count("/ 16") == 4
 
@@ -88,6 +88,24 @@ def test_a_batch_killed_with_sigkill_resumes_where_it_stopped(klass, tmp_path):
     assert f"{finished} submission(s) unchanged" in resumed.stderr
     rows = (out / "gradebook.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[2:]] == sorted(NAMES)
+
+
+def test_progress_counts_reused_results_as_done_and_leaves_them_out_of_the_eta():
+    import io
+    from types import SimpleNamespace
+
+    from grader.batch import Progress
+
+    stream = io.StringIO()
+    progress = Progress(10, stream=stream, interactive=True)
+    progress.start(reused=6)
+    progress.started -= 2.0  # two submissions graded in 2 s: 1 s each, 2 left
+    for name in ("a", "b"):
+        progress.advance(SimpleNamespace(submission=name, score=1.0, max_score=2.0))
+    last = stream.getvalue().rsplit("\r", 1)[-1]
+    assert " 8/10 " in last
+    eta = float(last.split("ETA")[1].split("s")[0])
+    assert 1.9 <= eta <= 2.5, last
 
 
 def test_a_grader_recipe_with_jobs_grades_in_forked_processes(klass, tmp_path):

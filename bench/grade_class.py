@@ -21,7 +21,8 @@ Prints per-submission median and p95 wall time (Grader.grade, from reading the f
 scored result; for the process baseline, the process's wall time), the grader's overhead
 (that time minus the student's own code, timed alone in this process), the batch's total and
 throughput, the ratios to both baselines, the projection to 1,000, peak memory of a grading
-process, a zygote and the largest child, and whether the executors gave the same scores.
+process, a zygote and the largest child, whether the executors gave the same scores, and the
+issue's three targets against what this run measured.
 Start-up (imports, the reference, the first zygotes) is paid once per batch and printed
 separately. A benchmark, not a test: run it on an idle machine.
 """
@@ -209,12 +210,33 @@ def student_code_ms(spec, folder: Path) -> list[float]:
     return [1000 * min(once(text, calls) for _ in range(3)) for text, calls in recorded]
 
 
+def own_ms(results, student_ms: list[float]) -> list[float]:
+    """Per result, the student's own code's time (student_code_ms of its example source)."""
+    return [student_ms[int(r.submission.removeprefix("student")) % len(student_ms)] for r in results]
+
+
+def overheads_ms(results, student_ms: list[float]) -> list[float]:
+    return [1000 * r.duration_s - mine for r, mine in zip(results, own_ms(results, student_ms))]
+
+
 def overhead_line(results, student_ms: list[float]) -> str:
-    own = [student_ms[int(r.submission.removeprefix("student")) % len(student_ms)] for r in results]
-    overhead = [1000 * r.duration_s - mine for r, mine in zip(results, own)]
+    own, overhead = own_ms(results, student_ms), overheads_ms(results, student_ms)
     return (f"median {statistics.median(overhead):.1f} ms, p95 {percentile(overhead, 0.95):.1f} ms"
             f" (a submission's time minus the student's own code: import and calls, warm, in-process,"
             f" median {statistics.median(own):.1f} ms)")
+
+
+def targets_line(overhead_ms: float, median_ratio: float, throughput_ratio: float, thousand_s: float,
+                 projected: bool) -> str:
+    """The issue's three targets (2 cores, HW2), each as measured in this run."""
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    return (f"targets: grader overhead median <= 25 ms (-j 1): {overhead_ms:.1f} ms, {verdict(overhead_ms <= 25)}; "
+            f">= 50x a fresh grading process: {median_ratio:.0f}x by median, {throughput_ratio:.0f}x by throughput, "
+            f"{verdict(min(median_ratio, throughput_ratio) >= 50)}; 1,000 in <= 30 s: {thousand_s:.1f} s"
+            f"{' (projected)' if projected else ''}, "
+            f"{verdict(thousand_s <= 30)}")
 
 
 def _children(pid: int) -> list[int]:
@@ -282,6 +304,9 @@ def main() -> int:
               f"{total / len(times) / warm_each:.0f}x by throughput (start-up included in both)")
     print(f"projected 1,000 submissions: {warm_each * 1000:.1f} s warm, {base_total / len(base) * 1000:.0f} s with a fresh "
           f"student interpreter, {process_total / len(process_times) * 1000:.0f} s with a fresh grading process")
+    print(targets_line(statistics.median(overheads_ms(solo, student_ms)),
+                       statistics.median(process_times) / statistics.median(warm_times),
+                       (process_total / len(process_times)) / warm_each, warm_each * 1000, args.count != 1000))
     print(memory_line)
     print(bare_line)
     same = all(a.score == b.score for a, b in zip(warm, base))

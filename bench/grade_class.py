@@ -210,17 +210,13 @@ def student_code_ms(spec, folder: Path) -> list[float]:
     return [1000 * min(once(text, calls) for _ in range(3)) for text, calls in recorded]
 
 
-def own_ms(results, student_ms: list[float]) -> list[float]:
-    """Per result, the student's own code's time (student_code_ms of its example source)."""
-    return [student_ms[int(r.submission.removeprefix("student")) % len(student_ms)] for r in results]
+def split_ms(results, student_ms: list[float]) -> tuple[list[float], list[float]]:
+    """Per result, (the student's own code's time, the grader's overhead: the rest), in ms."""
+    own = [student_ms[int(r.submission.removeprefix("student")) % len(student_ms)] for r in results]
+    return own, [1000 * r.duration_s - mine for r, mine in zip(results, own)]
 
 
-def overheads_ms(results, student_ms: list[float]) -> list[float]:
-    return [1000 * r.duration_s - mine for r, mine in zip(results, own_ms(results, student_ms))]
-
-
-def overhead_line(results, student_ms: list[float]) -> str:
-    own, overhead = own_ms(results, student_ms), overheads_ms(results, student_ms)
+def overhead_line(own: list[float], overhead: list[float]) -> str:
     return (f"median {statistics.median(overhead):.1f} ms, p95 {percentile(overhead, 0.95):.1f} ms"
             f" (a submission's time minus the student's own code: import and calls, warm, in-process,"
             f" median {statistics.median(own):.1f} ms)")
@@ -294,19 +290,20 @@ def main() -> int:
     print(describe("warm, one grading process", solo_times, solo_total, 1))
     print(describe("fresh grading process each", process_times, process_total, args.jobs))
     print(describe("fresh student interpreter each", base_times, base_total, args.jobs))
-    print(f"grader overhead at -j {args.jobs}: {overhead_line(warm, student_ms)}")
-    print(f"grader overhead at -j 1: {overhead_line(solo, student_ms)}")
+    solo_own, solo_overhead = split_ms(solo, student_ms)
+    print(f"grader overhead at -j {args.jobs}: {overhead_line(*split_ms(warm, student_ms))}")
+    print(f"grader overhead at -j 1: {overhead_line(solo_own, solo_overhead)}")
     warm_each = warm_total / len(warm)
+    speed_ups = {}  # baseline: (by median, by throughput)
     for name, times, total in (("a fresh grading process", process_times, process_total),
                                ("a fresh student interpreter", base_times, base_total)):
-        print(f"speed-up over {name} per submission (both at -j {args.jobs}): "
-              f"{statistics.median(times) / statistics.median(warm_times):.0f}x by median, "
-              f"{total / len(times) / warm_each:.0f}x by throughput (start-up included in both)")
+        speed_ups[name] = statistics.median(times) / statistics.median(warm_times), total / len(times) / warm_each
+        print(f"speed-up over {name} per submission (both at -j {args.jobs}): {speed_ups[name][0]:.0f}x by median, "
+              f"{speed_ups[name][1]:.0f}x by throughput (start-up included in both)")
     print(f"projected 1,000 submissions: {warm_each * 1000:.1f} s warm, {base_total / len(base) * 1000:.0f} s with a fresh "
           f"student interpreter, {process_total / len(process_times) * 1000:.0f} s with a fresh grading process")
-    print(targets_line(statistics.median(overheads_ms(solo, student_ms)),
-                       statistics.median(process_times) / statistics.median(warm_times),
-                       (process_total / len(process_times)) / warm_each, warm_each * 1000, args.count != 1000))
+    print(targets_line(statistics.median(solo_overhead), *speed_ups["a fresh grading process"],
+                       warm_each * 1000, args.count != 1000))
     print(memory_line)
     print(bare_line)
     same = all(a.score == b.score for a, b in zip(warm, base))

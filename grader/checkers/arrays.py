@@ -488,13 +488,10 @@ def _value_verdict(case: _Case) -> Verdict:
     with np.errstate(all="ignore"):
         errors = np.abs(case.actual - case.expected)
     details = _case_details(case, None)
-    if _all_close_and_finite(case, errors):  # most answers: one pass, no masks
-        details.update(wrong_count=0, max_abs_error=float(errors.max()) if errors.size else None,
-                       first_wrong=[])
-        return Verdict(True, "", details)
-    wrong = ~case.close(case.actual)
-    wrong_count = int(np.count_nonzero(wrong))
-    if wrong_count == 0:
+    # Most answers are right: then one comparison decides, without the masks of close_mask.
+    wrong = None if _all_close_and_finite(case, errors) else ~case.close(case.actual)
+    wrong_count = 0 if wrong is None else int(np.count_nonzero(wrong))
+    if wrong is None or wrong_count == 0:
         details.update(wrong_count=0, max_abs_error=_max_finite(errors), first_wrong=[])
         return Verdict(True, "", details)
     largest = _max_finite(errors[wrong])

@@ -909,9 +909,8 @@ class ZygoteExecutor(SubprocessExecutor):
             self._prestart(1, limits)
 
     def _warmed_up(self) -> None:
-        warming = self._warming
-        if warming is not None and warming is not threading.current_thread():
-            warming.join()
+        if self._warming is not None:
+            self._warming.join()
 
     def prestart(self, count: int, limits: Limits = Limits()) -> None:
         """Have `count` zygotes ready for runs with `limits` (e.g. one per batch thread)."""

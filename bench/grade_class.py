@@ -21,8 +21,10 @@ Prints per-submission median and p95 wall time (Grader.grade, from reading the f
 scored result; for the process baseline, the process's wall time), the grader's overhead
 (that time minus the student's own code, timed alone in this process), the batch's total and
 throughput, the ratios to both baselines, the projection to 1,000, peak memory of a grading
-process, a zygote and the largest child, whether the executors gave the same scores, and the
-issue's three targets against what this run measured.
+process, a zygote and the largest child, the CPU time of a submission on each side (the
+grading process; the zygote with its child) and the throughput that CPU allows on this
+machine's cores, whether the executors gave the same scores, and the issue's three targets
+against what this run measured.
 Start-up (imports, the reference, the first zygotes) is paid once per batch and printed
 separately. A benchmark, not a test: run it on an idle machine.
 """
@@ -129,19 +131,46 @@ def startup_cost(spec, kind: str, folder: Path, jobs: int) -> float:
     return timed_batch(spec, kind, submissions, folder / "out", jobs)[1]
 
 
-def memory(spec, submissions: list[Submission]) -> str:
-    """Peak RSS of a grading process, of its zygote and of the largest zygote child (in-process)."""
+def memory_and_cpu(spec, submissions: list[Submission], cores: int) -> tuple[str, str]:
+    """Peak RSS of a grading process, of its zygote and of the largest zygote child, and the CPU
+    time a submission costs each side (one grading process, in this process, after a warm-up)."""
     from grader.executor.zygote import _ALL_POOLS
 
     grader = recipe(spec, "warm")()
-    for submission in submissions:
+    warm_up, measured = submissions[:4], submissions[4:]
+    for submission in warm_up:
         grader.grade(submission)
+
+    def zygote_side_pids() -> list[int]:  # bubblewrap and the zygote, whose children it reaps
+        return [pid for p in _ALL_POOLS for z in p.idle if z.proc is not None
+                for pid in [z.proc.pid, *_children(z.proc.pid)]]
+
+    zygote_before, grading_before = _cpu_s(zygote_side_pids()), time.process_time()
+    for submission in measured:
+        grader.grade(submission)
+    grading = 1000 * (time.process_time() - grading_before) / len(measured)
+    zygote_side = 1000 * (_cpu_s(zygote_side_pids()) - zygote_before) / len(measured)
     stats = grader.executor.stats()
-    zygotes = [z.proc.pid for p in _ALL_POOLS for z in p.idle if z.proc is not None]
-    zygote_rss = max([_rss_mib(child) for pid in zygotes for child in _children(pid)] + [0.0])
+    zygote_rss = max([_rss_mib(pid) for pid in zygote_side_pids()] + [0.0])
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return (f"peak memory: grading process {parent:.0f} MiB; zygote {zygote_rss:.0f} MiB; largest zygote "
-            f"child {stats.get('max_child_rss_kb', 0) / 1024:.0f} MiB (most of it shared with the zygote)")
+    memory_line = (f"peak memory: grading process {parent:.0f} MiB; zygote {zygote_rss:.0f} MiB; largest zygote "
+                   f"child {stats.get('max_child_rss_kb', 0) / 1024:.0f} MiB (most of it shared with the zygote)")
+    cpu_line = (f"CPU per submission ({len(measured)} in one grading process): grading process {grading:.1f} ms, "
+                f"zygote and its child {zygote_side:.1f} ms; {grading + zygote_side:.1f} ms in all, so on {cores} "
+                f"cores at best {(grading + zygote_side) / cores:.1f} ms/submission of throughput")
+    return memory_line, cpu_line
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User and system CPU of these processes and of their reaped children, in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(tick) for tick in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def bare_runs(spec, folder: Path) -> str:
@@ -278,7 +307,7 @@ def main() -> int:
         base, base_total = timed_batch(spec, "fresh", few, folder / "fresh", args.jobs)
         process_times, process_total, process_scores = process_per_submission(few, folder, args.jobs)
         shutil.rmtree(folder / "warm", ignore_errors=True)
-        memory_line = memory(spec, submissions[:24])
+        memory_line, cpu_line = memory_and_cpu(spec, submissions[:64], os.cpu_count() or 1)
         bare_line = bare_runs(spec, folder)
         student_ms = student_code_ms(spec, folder)  # last: runs the (trusted) examples in this process
 
@@ -305,6 +334,7 @@ def main() -> int:
     print(targets_line(statistics.median(solo_overhead), *speed_ups["a fresh grading process"],
                        warm_each * 1000, args.count != 1000))
     print(memory_line)
+    print(cpu_line)
     print(bare_line)
     same = all(a.score == b.score for a, b in zip(warm, base))
     same_process = all(round(a.score, 4) == score for a, score in zip(warm, process_scores))

@@ -487,11 +487,12 @@ def _hint_border(case: _Case) -> _Hint | None:
 def _value_verdict(case: _Case) -> Verdict:
     with np.errstate(all="ignore"):
         errors = np.abs(case.actual - case.expected)
+        # Most answers are right: then one comparison decides, without the masks of close_mask.
+        all_close = _all_close_and_finite(case, errors)
     details = _case_details(case, None)
-    # Most answers are right: then one comparison decides, without the masks of close_mask.
-    wrong = None if _all_close_and_finite(case, errors) else ~case.close(case.actual)
+    wrong = None if all_close else ~case.close(case.actual)
     wrong_count = 0 if wrong is None else int(np.count_nonzero(wrong))
-    if wrong is None or wrong_count == 0:
+    if wrong_count == 0:
         details.update(wrong_count=0, max_abs_error=_max_finite(errors), first_wrong=[])
         return Verdict(True, "", details)
     largest = _max_finite(errors[wrong])
@@ -513,9 +514,9 @@ def _value_verdict(case: _Case) -> Verdict:
 
 def _all_close_and_finite(case: _Case, errors: np.ndarray) -> bool:
     """Every entry within tolerance of a finite expected value: then every actual entry is
-    finite too (an infinite or NaN error is within no finite bound), and close_mask agrees."""
-    with np.errstate(all="ignore"):
-        within = errors <= case.atol + case.rtol * np.abs(case.expected)
+    finite too (an infinite or NaN error is within no finite bound), and close_mask agrees.
+    Called under the caller's np.errstate (an infinite expected value times rtol 0 is NaN)."""
+    within = errors <= case.atol + case.rtol * np.abs(case.expected)
     return bool(within.all()) and bool(np.isfinite(case.expected).all())
 
 

@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 MARKER = "__MARKER__"
 ADDRESS = f"\0grader-daemon-{MARKER}"
@@ -58,6 +59,9 @@ def _start_daemon():
             os.execv(sys.executable, [sys.executable, "-c", DAEMON, MARKER])
         os._exit(0)
     os.wait()
+    deadline = time.monotonic() + 10  # crash only once the daemon listens, or the next worker asks too early
+    while not _daemon_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 SURVIVED = _daemon_alive()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -144,3 +145,18 @@ def test_a_reference_failing_in_the_grading_processes_is_a_clear_error(klass, tm
     assert done.returncode == 2, done.stderr
     assert "importing the reference failed: RuntimeError: broken reference" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_grading_process_keeps_the_batch_s_objects_out_of_the_collector_and_collects_young_ones_rarely() -> None:
+    from grader.batch import YOUNG_COLLECTION_THRESHOLD, _frozen
+
+    threshold = gc.get_threshold()
+    sentinel = object()
+    try:
+        assert _frozen(sentinel) is sentinel
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *threshold[1:])
+        assert YOUNG_COLLECTION_THRESHOLD > threshold[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

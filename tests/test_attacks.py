@@ -417,6 +417,13 @@ UNSANDBOXED = ["read_reference", "read_other_submissions", "read_hidden_cases", 
                "setsid_daemon"]
 
 
+def why_unscored(result: SubmissionResult) -> list[str]:
+    """What a result says went wrong: its errors, every check's status and message, its stderr."""
+    checks = [f"{check.id}: {check.status} {check.message or check.feedback}"[:300]
+              for question in result.questions for check in question.checks]
+    return [*result.errors, *checks, f"stderr: {result.stderr_tail[-500:]}"]
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the controls read Linux's /proc")
 def test_the_same_attacks_score_without_the_sandbox(hw2_spec, hw2_reference, tmp_path: Path) -> None:
     """Read-only attacks in a plain subprocess: they do score, so the corpus detects a missing layer.
@@ -447,7 +454,7 @@ def test_the_same_attacks_score_without_the_sandbox(hw2_spec, hw2_reference, tmp
                 os.kill(int(line.split(":")[0]), 9)
     scored = {name: results[name].score for name in UNSANDBOXED if name != "tmp_leftover"}
     scored["tmp_leftover_next"] = results["tmp_leftover_next"].score
-    unscored = sorted(name for name, score in scored.items() if score <= 0)
+    unscored = {name: why_unscored(results[name]) for name, score in sorted(scored.items()) if score <= 0}
     assert not unscored, f"without the sandbox these attacks should have scored: {unscored}"
     assert listener.connections
     assert daemons, "the daemon should have outlived its worker without the sandbox"

@@ -45,6 +45,7 @@ import numpy as np
 import yaml
 
 from grader import __version__
+from grader.ast_lock import AST_LOCK
 from grader.cases import Case, is_node
 from grader.expected import Reference, ReferenceFailure, Target
 from grader.spec import AssignmentSpec, QuestionSpec, load_assignment
@@ -388,7 +389,8 @@ def decode_value(data: Any, root: Path) -> Any:
 def _load_array(root: Path, relative: Any) -> np.ndarray:
     path = _inside(root, relative)
     try:
-        array = np.load(path, allow_pickle=False)
+        with AST_LOCK:  # np.load reads the header with ast.literal_eval
+            array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise BundleError(f"{relative}: not a plain .npy array ({exc})") from None
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":

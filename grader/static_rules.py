@@ -37,6 +37,8 @@ from functools import lru_cache
 from itertools import repeat
 from typing import Callable, Iterable, Sequence, Union
 
+from grader.ast_lock import AST_LOCK
+
 __all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_SOURCE_CHARS", "ModuleSource", "RuleViolation", "SourceError"]
 
 MAX_SOURCE_CHARS = 1_000_000
@@ -1331,9 +1333,10 @@ class ModuleSource:
 
 def _parse(source: str, filename: str) -> ast.Module:
     try:
-        tree = ast.parse(source, filename=filename)
+        with AST_LOCK:
+            tree = ast.parse(source, filename=filename)
         _check_shape(tree)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), AST_LOCK:
             warnings.simplefilter("ignore")
             # Symtable/codegen errors (`return` outside function...) that ast.parse, itself a compile() with
             # PyCF_ONLY_AST, stops before. Compiling the tree is cheaper than compiling `source` again.
@@ -1406,7 +1409,8 @@ def _is_plain_arithmetic(text: str) -> bool:
     if len(text) > 10_000:
         return False
     try:
-        tree = ast.parse(text, mode="eval")
+        with AST_LOCK:
+            tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     for node in ast.walk(tree):

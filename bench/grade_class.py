@@ -23,8 +23,8 @@ scored result; for the process baseline, the process's wall time), the grader's 
 throughput, the ratios to both baselines, the projection to 1,000, peak memory of a grading
 process, a zygote and the largest child, the CPU time of a submission on each side (the
 grading process; the zygote with its child) and the throughput that CPU allows on this
-machine's cores, whether the executors gave the same scores, and the issue's three targets
-against what this run measured.
+machine's cores, whether the executors gave the same scores, a pure-Python gauge of the
+machine's speed, and the issue's three targets against what this run measured.
 Start-up (imports, the reference, the first zygotes) is paid once per batch and printed
 separately. A benchmark, not a test: run it on an idle machine.
 """
@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import resource
 import shutil
@@ -239,6 +240,18 @@ def student_code_ms(spec, folder: Path) -> list[float]:
     return [1000 * min(once(text, calls) for _ in range(3)) for text, calls in recorded]
 
 
+def python_gauge_line(steps: int = 5_000_000) -> str:
+    """CPU time of a plain Python loop, best of three: the grader's own work is mostly Python, so
+    its CPU follows this figure more closely than the student's code (mostly numpy and torch)."""
+    best = math.inf
+    for _ in range(3):
+        started, total = time.process_time(), 0
+        for step in range(steps):
+            total += step
+        best = min(best, time.process_time() - started)
+    return f"pure-Python gauge: a {steps:,}-step loop takes {1000 * best:.0f} ms of CPU (best of 3)"
+
+
 def split_ms(results, student_ms: list[float]) -> tuple[list[float], list[float]]:
     """Per result, (the student's own code's time, the grader's overhead: the rest), in ms."""
     own = [student_ms[int(r.submission.removeprefix("student")) % len(student_ms)] for r in results]
@@ -310,6 +323,7 @@ def main() -> int:
         memory_line, cpu_line = memory_and_cpu(spec, submissions[:64], os.cpu_count() or 1)
         bare_line = bare_runs(spec, folder)
         student_ms = student_code_ms(spec, folder)  # last: runs the (trusted) examples in this process
+        gauge_line = python_gauge_line()
 
     warm_times = [r.duration_s for r in warm]
     solo_times = [r.duration_s for r in solo]
@@ -336,6 +350,7 @@ def main() -> int:
     print(memory_line)
     print(cpu_line)
     print(bare_line)
+    print(gauge_line)
     same = all(a.score == b.score for a, b in zip(warm, base))
     same_process = all(round(a.score, 4) == score for a, score in zip(warm, process_scores))
     print(f"scores identical: fresh student interpreter {same}, fresh grading process {same_process} "

@@ -9,8 +9,15 @@ another student's source was being parsed at the same moment.
 
 from __future__ import annotations
 
+import ast
 import threading
 
-__all__ = ["AST_LOCK"]
+__all__ = ["AST_LOCK", "parse_python"]
 
 AST_LOCK = threading.Lock()
+
+
+def parse_python(source: str, filename: str = "<unknown>", mode: str = "exec") -> ast.AST:
+    """``ast.parse`` under the lock (same arguments, same errors)."""
+    with AST_LOCK:
+        return ast.parse(source, filename=filename, mode=mode)

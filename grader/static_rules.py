@@ -37,7 +37,7 @@ from functools import lru_cache
 from itertools import repeat
 from typing import Callable, Iterable, Sequence, Union
 
-from grader.ast_lock import AST_LOCK
+from grader.ast_lock import AST_LOCK, parse_python
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_SOURCE_CHARS", "ModuleSource", "RuleViolation", "SourceError"]
 
@@ -1333,8 +1333,7 @@ class ModuleSource:
 
 def _parse(source: str, filename: str) -> ast.Module:
     try:
-        with AST_LOCK:
-            tree = ast.parse(source, filename=filename)
+        tree = parse_python(source, filename)
         _check_shape(tree)
         with warnings.catch_warnings(), AST_LOCK:
             warnings.simplefilter("ignore")
@@ -1409,8 +1408,7 @@ def _is_plain_arithmetic(text: str) -> bool:
     if len(text) > 10_000:
         return False
     try:
-        with AST_LOCK:
-            tree = ast.parse(text, mode="eval")
+        tree = parse_python(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     for node in ast.walk(tree):

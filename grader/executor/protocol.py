@@ -411,7 +411,7 @@ def _decode_npy(text: Any) -> np.ndarray:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (ValueError, UnicodeEncodeError) as exc:
         raise ProtocolError(f"$npy is not base64: {exc}") from exc
-    if not raw.startswith(_NPY_MAGIC):  # also keeps np.load away from .npz archives
+    if not raw.startswith(_NPY_MAGIC):
         raise ProtocolError("$npy does not hold .npy bytes")
     array = _load_plain_npy(raw)
     if array is None:

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
 
-from grader.ast_lock import AST_LOCK
+from grader.ast_lock import parse_python
 from grader.cases import CaseError, NodeContext, evaluate, parse_constraints, prepare_constants, reference_calls
 from grader.expressions import ExpressionError, parse_expression
 from grader.spec import model as m
@@ -237,9 +237,7 @@ def _reference_names(root: Path, assignment: m.Assignment, lines: LineMap, probl
     if not _check_file_exists(path, root / ASSIGNMENT_FILE, lines, ("reference",), problems):
         return None
     try:
-        source = path.read_text(encoding="utf-8")
-        with AST_LOCK:
-            tree = ast.parse(source, filename=str(path))
+        tree = parse_python(path.read_text(encoding="utf-8"), filename=str(path))
     except SyntaxError as exc:
         problems.append(SpecProblem(path, exc.lineno, "", f"the reference has a syntax error: {exc.msg}"))
         return None

@@ -1,10 +1,11 @@
 """The one lock every use of Python's AST in the grader's process holds.
 
 CPython 3.11 keeps the AST converter's recursion depth in interpreter-wide state: two threads
-making or reading an AST at once (``ast.parse``, ``compile()`` of a tree, ``np.load``'s header
-parse) can make either fail with "SystemError: AST constructor recursion depth mismatch"
+making or reading an AST at once (``ast.parse``, ``compile()`` of a tree, ``ast.literal_eval``)
+can make either fail with "SystemError: AST constructor recursion depth mismatch"
 (python/cpython#106905). A batch on threads would then fail one student's static check because
-another student's source was being parsed at the same moment.
+another student's source was being parsed at the same moment. (``np.load`` parses .npy headers
+with ``ast.literal_eval``: the grader reads .npy bytes with ``protocol.npy_array`` instead.)
 """
 
 from __future__ import annotations

@@ -45,8 +45,8 @@ import numpy as np
 import yaml
 
 from grader import __version__
-from grader.ast_lock import AST_LOCK
 from grader.cases import Case, is_node
+from grader.executor.protocol import npy_array, npy_bytes
 from grader.expected import Reference, ReferenceFailure, Target
 from grader.spec import AssignmentSpec, QuestionSpec, load_assignment
 from grader.spec.model import FormulaCheck, FunctionCheck, ValueCheck
@@ -329,10 +329,8 @@ class _Writer:
         return encode_value(value, lambda array, suffix: self._array(array, f"{stem}{suffix}"))
 
     def _array(self, array: np.ndarray, stem: str) -> str:
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
         relative = f"{stem}.npy"
-        self.write_bytes(relative, buffer.getvalue())
+        self.write_bytes(relative, npy_bytes(np.ascontiguousarray(array)))
         return relative
 
 
@@ -389,11 +387,12 @@ def decode_value(data: Any, root: Path) -> Any:
 def _load_array(root: Path, relative: Any) -> np.ndarray:
     path = _inside(root, relative)
     try:
-        with AST_LOCK:  # np.load reads the header with ast.literal_eval
-            array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        array = npy_array(path.read_bytes())
+    except OSError as exc:
         raise BundleError(f"{relative}: not a plain .npy array ({exc})") from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+    if array is None:
+        raise BundleError(f"{relative}: not a plain .npy array (not what np.save writes for a numeric array)")
+    if array.dtype.kind not in "biuf":
         raise BundleError(f"{relative}: not a numeric array")
     return array.astype(np.float64)
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import inspect
-import io
 import json
 import math
 import os
@@ -52,6 +51,8 @@ __all__ = [
     "decode_value",
     "encode_frame",
     "encode_value",
+    "npy_array",
+    "npy_bytes",
     "write_frame",
 ]
 
@@ -250,11 +251,8 @@ def npy_bytes(array: np.ndarray) -> bytes:
     """What np.save(allow_pickle=False) writes for a numeric array, in format 1.0, with the
     header made here: np.save formats it in Python, ~25 us, most of encoding a small array."""
     descr = array.dtype.str
-    if array.dtype.kind not in NUMERIC_KINDS or array.dtype.names is not None or not (
-            len(descr) <= 4 and descr[0] in "<>|"):
-        buffer = io.BytesIO()
-        np.save(buffer, array, allow_pickle=False)
-        return buffer.getvalue()
+    if array.dtype.kind not in NUMERIC_KINDS or array.dtype.names is not None:
+        raise ValueError(f"npy_bytes takes numeric arrays, not dtype {array.dtype}")
     fortran = array.flags.f_contiguous and not array.flags.c_contiguous
     shape = array.shape
     header = f"{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape!r}, }}"
@@ -413,7 +411,7 @@ def _decode_npy(text: Any) -> np.ndarray:
         raise ProtocolError(f"$npy is not base64: {exc}") from exc
     if not raw.startswith(_NPY_MAGIC):
         raise ProtocolError("$npy does not hold .npy bytes")
-    array = _load_plain_npy(raw)
+    array = npy_array(raw)
     if array is None:
         raise ProtocolError("$npy is not what np.save writes for a numeric array (format 1.0)")
     return array
@@ -429,8 +427,9 @@ _PLAIN_NPY_HEADER = re.compile(
     rb"'shape': \(((?:[0-9]{1,12}, )*[0-9]{1,12},?|)\), \} *\n")
 
 
-def _load_plain_npy(raw: bytes) -> np.ndarray | None:
-    """The array of an np.save-made header and exactly its data; None for anything else."""
+def npy_array(raw: bytes) -> np.ndarray | None:
+    """The array of `raw` when it is an np.save-made header for a numeric array and exactly its
+    data (what `npy_bytes` writes); None for anything else."""
     if raw[6:8] != b"\x01\x00" or len(raw) < 10:
         return None
     end = 10 + int.from_bytes(raw[8:10], "little")

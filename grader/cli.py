@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser("grade", help="grade submissions; write reports and a gradebook")
     grade.add_argument("assignment", type=Path, help="the assignment folder, e.g. problems/hw2")
-    grade.add_argument("submissions", type=Path, nargs="+", help="a submission file, or a folder of NAME/hw2.py or NAME.py")
+    grade.add_argument("submissions", type=Path, nargs="+", help="a submission file, a student's folder (holding hw2.py), or a folder of NAME/hw2.py or NAME.py")
     grade.add_argument("--out", type=Path, required=True, help="folder for the reports and gradebook.csv")
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     grade.add_argument("--jobs", "-j", type=int, default=None, help="submissions graded in parallel (default: all cores)")

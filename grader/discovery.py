@@ -1,7 +1,10 @@
 """Find the submissions named on the command line.
 
 A file is one submission (any name). A folder holds one submission per student: NAME/<file>
-(e.g. NAME/hw2.py) or NAME.py. Order is sorted by student id, so output is deterministic.
+(e.g. NAME/hw2.py) or NAME.py; or, when it holds <file> itself and no NAME/<file>, it is one
+student's folder (`grader grade problems/hw2 class/*`): that student's submission, named after
+the folder, its other .py files the student's helpers. Order is sorted by student id, so output
+is deterministic.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ def find_submissions(paths: list[Path], submission_file: str) -> tuple[list[Subm
     for path in paths:
         if path.is_file():
             found.append(Submission(_file_id(path, submission_file), path))
+        elif _is_student_folder(path, submission_file):
+            found.append(Submission(path.resolve().name, path / submission_file))
         elif path.is_dir():
             found += _folder(path, submission_file, warnings)
         else:
@@ -35,10 +40,21 @@ def _file_id(path: Path, submission_file: str) -> str:
     return path.stem
 
 
+def _is_student_folder(path: Path, submission_file: str) -> bool:
+    if not path.is_dir() or not (path / submission_file).is_file():
+        return False
+    return not any(_visible(entry) and (entry / submission_file).is_file()
+                   for entry in path.iterdir() if entry.is_dir())
+
+
+def _visible(entry: Path) -> bool:
+    return not entry.name.startswith((".", "_"))
+
+
 def _folder(folder: Path, submission_file: str, warnings: list[str]) -> list[Submission]:
     found = []
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith((".", "_")):
+        if not _visible(entry):
             continue
         if entry.is_dir():
             candidate = entry / submission_file

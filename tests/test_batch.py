@@ -91,22 +91,49 @@ def test_a_batch_killed_with_sigkill_resumes_where_it_stopped(klass, tmp_path):
     assert [r.split(",")[0] for r in rows[2:]] == sorted(NAMES)
 
 
+def _bar_after(progress, names, stream) -> str:
+    from types import SimpleNamespace
+
+    for name in names:
+        progress.advance(SimpleNamespace(submission=name, score=1.0, max_score=2.0))
+    return stream.getvalue().rsplit("\r", 1)[-1]
+
+
+def _eta_shown(bar: str) -> str:
+    return bar.split("ETA")[1].split("s")[0].strip()
+
+
 def test_progress_counts_reused_results_as_done_and_leaves_them_out_of_the_eta():
     import io
-    from types import SimpleNamespace
 
     from grader.batch import Progress
 
+    now = [100.0]
     stream = io.StringIO()
-    progress = Progress(10, stream=stream, interactive=True)
+    progress = Progress(10, stream=stream, interactive=True, clock=lambda: now[0])
     progress.start(reused=6)
-    progress.started -= 2.0  # two submissions graded in 2 s: 1 s each, 2 left
-    for name in ("a", "b"):
-        progress.advance(SimpleNamespace(submission=name, score=1.0, max_score=2.0))
-    last = stream.getvalue().rsplit("\r", 1)[-1]
-    assert " 8/10 " in last
-    eta = float(last.split("ETA")[1].split("s")[0])
-    assert 1.9 <= eta <= 2.5, last
+    _bar_after(progress, ["a"], stream)
+    now[0] += 1.0  # then one submission a second: 2 left after the second
+    bar = _bar_after(progress, ["b"], stream)
+    assert " 8/10 " in bar
+    assert float(_eta_shown(bar)) == 2.0, bar
+
+
+def test_progress_eta_leaves_the_start_up_out_and_waits_for_a_pace():
+    import io
+
+    from grader.batch import Progress
+
+    now = [0.0]
+    stream = io.StringIO()
+    progress = Progress(60, stream=stream, interactive=True, clock=lambda: now[0])
+    progress.start(reused=0)
+    now[0] = 6.0  # start-up: the first result comes after 6 s
+    assert _eta_shown(_bar_after(progress, ["s01"], stream)) == "--"
+    now[0] = 6.2  # then 0.2 s a submission: 58 left at 0.2 s each
+    assert float(_eta_shown(_bar_after(progress, ["s02"], stream))) == pytest.approx(11.6, abs=0.05)
+    now[0] = 20.0
+    assert _eta_shown(_bar_after(progress, [f"s{i:02d}" for i in range(3, 61)], stream)) == "0.0"
 
 
 def test_a_grader_recipe_with_jobs_grades_in_forked_processes(klass, tmp_path):

@@ -4,6 +4,9 @@ Each submission's reports are written whole (atomic renames) as soon as it is gr
 cache key in result.json: the content hash of the spec and reference, of the submission, the
 grader's version and the hidden-case salt. Started again after a crash (even `kill -9`), a batch
 reuses every result whose key still matches and grades only the rest; `force` regrades all.
+Interrupted (Ctrl-C, or SIGTERM under `grader grade`), a batch hands out no more submissions,
+lets the ones being graded finish and be written, and raises BatchInterrupted; a second
+interrupt stops the grading processes at once.
 
 Given a recipe for a Grader rather than a Grader, a batch with `jobs` > 1 grades in that many
 processes, each with its own Grader: the trusted side (static analysis, cases, comparisons) is
@@ -17,10 +20,11 @@ import gc
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 import multiprocessing
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -51,6 +55,14 @@ class BatchOutcome:
     results: list[SubmissionResult]  # sorted by submission id
     graded: int  # graded in this run
     reused: int  # taken from a previous run's cache
+
+
+class BatchInterrupted(Exception):
+    """The batch was interrupted: every result finished by then is written; a rerun grades the rest."""
+
+    def __init__(self, graded: int, reused: int, total: int) -> None:
+        super().__init__(f"interrupted: {graded} graded in this run and {reused} reused, of {total}")
+        self.graded, self.reused, self.total = graded, reused, total
 
 
 def default_jobs() -> int:
@@ -89,14 +101,28 @@ def grade_batch(
     todo = [s for s in submissions if s.id not in done]
     progress = progress or Progress(len(submissions), stream=None)
     progress.start(reused=len(done))
+    recorded: set[Future] = set()
+
+    def record(future: Future) -> None:
+        recorded.add(future)
+        result = _result_of(future)
+        done[result.submission] = result
+        progress.advance(result)
+
     if todo:
         pool, local = _pool(grader, options.jobs, len(todo))
-        with pool:
-            futures = [pool.submit(_grade_and_write, s, out, keys[s.id], local) for s in todo]
+        futures: list[Future] = []
+        try:
+            for submission in todo:
+                futures.append(pool.submit(_grade_and_write, submission, out, keys[submission.id], local))
             for future in as_completed(futures):
-                result = _result_of(future)
-                done[result.submission] = result
-                progress.advance(result)
+                record(future)
+        except KeyboardInterrupt:
+            _finish_in_flight(pool, [f for f in futures if f not in recorded], record)
+            progress.finish()
+            raise BatchInterrupted(len(recorded), len(submissions) - len(todo), len(submissions)) from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     progress.finish()
     results = [done[s.id] for s in sorted(submissions, key=lambda s: s.id)]
     write_gradebook(spec, results, out / "gradebook.csv")
@@ -123,8 +149,32 @@ def _pool(grader: Union[Grader, GraderRecipe], jobs: int, todo: int) -> tuple[Ex
     return ThreadPoolExecutor(max_workers=jobs), _frozen(grader if isinstance(grader, Grader) else grader())
 
 
+def _finish_in_flight(pool: Executor, unrecorded: list[Future], record: Callable[[Future], None]) -> None:
+    """After an interrupt: no new submission starts; those being graded finish and are recorded.
+    A second interrupt meanwhile stops the grading processes (their warm workers go with them)."""
+    # Cancelled here, not left to shutdown(cancel_futures=True): a process pool cancels later, in
+    # its own thread, and wait() would never hear of a future cancelled that way.
+    in_flight = [f for f in unrecorded if not f.cancel()]
+    pool.shutdown(wait=False, cancel_futures=True)
+    try:
+        wait(in_flight)
+    except KeyboardInterrupt:
+        for process in multiprocessing.active_children():
+            process.terminate()
+    for future in in_flight:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            record(future)
+
+
+def _ignore_interrupt(_signal: int, _frame: Any) -> None:
+    """A grading process leaves Ctrl-C to the batch, which lets its submission finish. (A Python
+    handler rather than SIG_IGN: exec resets it, so sandboxed interpreters start as usual.)"""
+
+
 def _start_grader(recipe: GraderRecipe) -> None:
     global _GRADER, _GRADER_FAILURE
+    signal.signal(signal.SIGINT, _ignore_interrupt)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the batch's parent may have its own
     try:
         _GRADER = _frozen(recipe())
     except BaseException as exc:  # reported with the first submission this process takes

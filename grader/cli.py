@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 EXIT_OK, EXIT_FAILED_CHECKS, EXIT_CANNOT_RUN = 0, 1, 2
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +114,7 @@ def _module_name(spec) -> str:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from grader.batch import BatchOptions, GradingProcessFailure, Progress, default_jobs, grade_batch
+    from grader.batch import BatchInterrupted, BatchOptions, GradingProcessFailure, Progress, default_jobs, grade_batch
     from grader.discovery import DiscoveryError, find_submissions
     from grader.expected import ReferenceFailure
     from grader.grading import Grader, GradingOptions
@@ -135,12 +138,31 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
     progress = Progress(len(submissions), stream=None if args.quiet else sys.stderr)
     try:
-        outcome = grade_batch(spec, grader, submissions, args.out, batch, progress, salt=options.salt)
+        with _sigterm_as_interrupt():
+            outcome = grade_batch(spec, grader, submissions, args.out, batch, progress, salt=options.salt)
     except (ReferenceFailure, GradingProcessFailure) as exc:
         raise _CannotRun(str(exc)) from None
+    except BatchInterrupted as stopped:
+        left = stopped.total - stopped.graded - stopped.reused
+        print(f"grader: {stopped}. Every finished report is written; run the same command again to grade "
+              f"the {left} left.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print()
     print(render_summary(spec, outcome.results, args.out))
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, a container stopped) stops a batch as Ctrl-C does."""
+    def interrupt(_signal: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

@@ -91,6 +91,102 @@ def test_a_batch_killed_with_sigkill_resumes_where_it_stopped(klass, tmp_path):
     assert [r.split(",")[0] for r in rows[2:]] == sorted(NAMES)
 
 
+def _start_batch(folder: Path, out: Path) -> subprocess.Popen:
+    """`grader grade -j 2` in its own session, its plain progress lines readable as they come."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "grader", "grade", HW2, str(folder), "--out", str(out), "-j", "2"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "CI": "1"},
+    )
+
+
+def _read_until(process: subprocess.Popen, text: str) -> list[str]:
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"the batch ended before printing {text!r}: {''.join(lines)}")
+
+
+def _live_in_session(session: int) -> list[int]:
+    """Processes of that session still running (zombies excluded)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _assert_session_ends(session: int) -> None:
+    deadline = time.monotonic() + 10
+    while _live_in_session(session) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _live_in_session(session) == [], "a grading process outlived the interrupted batch"
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_interrupted_batch_stops_soon_keeps_what_finished_and_resumes(how, tmp_path):
+    klass = tmp_path / "class"
+    source = (EXAMPLES / "correct_numpy.py").read_text()
+    for index in range(30):
+        (klass / f"student{index:02d}").mkdir(parents=True)
+        (klass / f"student{index:02d}" / "hw2.py").write_text(f"{source}\n# student {index}\n")
+    out = tmp_path / "out"
+    process = _start_batch(klass, out)
+    try:
+        _read_until(process, "[1/30]")
+        if how == "ctrl-c":  # a terminal sends SIGINT to the whole foreground process group
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == 130
+    finally:
+        process.kill()
+    assert time.monotonic() - stopped_at < 30  # the 2 or 3 submissions in flight, not the 29 left
+    _assert_session_ends(process.pid)
+    finished = len(list(out.glob("*/result.json")))
+    assert 1 <= finished < 30
+    assert f"interrupted: {finished} graded in this run and 0 reused, of 30" in rest, rest
+    assert f"grade the {30 - finished} left" in rest and "Traceback" not in rest
+    resumed = grade(klass, out)
+    assert resumed.returncode == 0
+    assert f"{finished} submission(s) unchanged" in resumed.stderr
+    assert len((out / "gradebook.csv").read_text().splitlines()) == 2 + 30
+
+
+def test_a_second_ctrl_c_stops_the_submissions_in_flight_at_once(tmp_path):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    sleeper = "import time\ntime.sleep(600)\n"  # in flight until the 60 s import timeout
+    (klass / "a_sleeper.py").write_text(sleeper)
+    shutil.copy(EXAMPLES / "correct_numpy.py", klass / "b_correct.py")
+    (klass / "c_sleeper.py").write_text(sleeper)
+    out = tmp_path / "out"
+    process = _start_batch(klass, out)  # a_sleeper in one process; b_correct, then c_sleeper, in the other
+    try:
+        _read_until(process, "[1/3] b_correct")
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(1)
+        assert process.poll() is None  # waiting for the two sleepers
+        os.killpg(process.pid, signal.SIGINT)
+        stopped_at = time.monotonic()
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == 130
+    finally:
+        process.kill()
+    assert time.monotonic() - stopped_at < 15
+    _assert_session_ends(process.pid)
+    assert "interrupted: 1 graded in this run" in rest and "grade the 2 left" in rest, rest
+    assert [p.parent.name for p in out.glob("*/result.json")] == ["b_correct"]
+
+
 def _bar_after(progress, names, stream) -> str:
     from types import SimpleNamespace
 

@@ -1,7 +1,7 @@
 """Grade a class: in parallel, resumable, with deterministic output whatever the parallelism.
 
 Each submission's reports are written whole (atomic renames) as soon as it is graded, with a
-cache key in result.json: the content hash of the spec and reference, of the submission, the
+cache key in result.json: the content hash of the assignment's folder, of the submission, the
 grader's version and the hidden-case salt. Started again after a crash (even `kill -9`), a batch
 reuses every result whose key still matches and grades only the rest; `force` regrades all.
 Interrupted (Ctrl-C, or SIGTERM under `grader grade`), a batch hands out no more submissions,

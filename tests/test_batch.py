@@ -283,3 +283,29 @@ def test_a_grading_process_keeps_the_batch_s_objects_out_of_the_collector_and_co
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+def test_the_cache_key_changes_with_any_file_of_the_assignment_but_not_with_its_caches(tmp_path):
+    from grader.spec import load_assignment
+
+    assignment = tmp_path / "hw2"
+    shutil.copytree(HW2, assignment)
+
+    def key() -> str:
+        return load_assignment(assignment).content_hash
+
+    keys = [key()]
+    with open(assignment / "reference.py", "a") as reference:
+        reference.write("\n# a fix\n")
+    keys.append(key())
+    (assignment / "questions" / "1.1a.yaml").write_text((assignment / "questions" / "1.1a.yaml").read_text() + "\n")
+    keys.append(key())
+    (assignment / "helpers.py").write_text("SCALE = 2\n")  # what a reference may import
+    keys.append(key())
+    (assignment / "helpers.py").rename(assignment / "helpers2.py")  # the same bytes elsewhere
+    keys.append(key())
+    assert len(set(keys)) == len(keys)
+    (assignment / "__pycache__").mkdir(exist_ok=True)
+    (assignment / "__pycache__" / "reference.cpython-311.pyc").write_bytes(b"\0")
+    (assignment / ".DS_Store").write_bytes(b"\0")
+    assert key() == keys[-1]

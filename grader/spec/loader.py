@@ -95,12 +95,25 @@ class AssignmentSpec:
 
     @cached_property
     def content_hash(self) -> str:
+        """A hash of every file of the assignment's folder, by path and content: the spec, the
+        reference and whatever it may read (a helper module, a data file). Caches and hidden
+        files are left out."""
         import hashlib
 
         digest = hashlib.sha256()
-        for path in [self.root / ASSIGNMENT_FILE, self.reference_path, *(q.file for q in self.questions)]:
-            digest.update(path.read_bytes())
+        for path in _assignment_files(self.root):
+            data = path.read_bytes()
+            digest.update(f"{path.relative_to(self.root).as_posix()}\0{len(data)}\0".encode())
+            digest.update(data)
         return digest.hexdigest()
+
+
+def _assignment_files(root: Path) -> list[Path]:
+    def counted(path: Path) -> bool:
+        parts = path.relative_to(root).parts
+        return path.is_file() and not any(p.startswith(".") or p == "__pycache__" for p in parts)
+
+    return sorted(path for path in root.rglob("*") if counted(path))
 
 
 def load_assignment(folder: str | Path, *, bundle: bool = False) -> AssignmentSpec:

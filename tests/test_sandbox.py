@@ -265,11 +265,17 @@ def test_sweep_reaches_a_process_that_hides(tmp_path: Path) -> None:
                     reason="needs root and bubblewrap")
 def test_a_runtime_under_tmp_is_not_hidden_by_the_private_tmp(tmp_path: Path) -> None:
     """A checkout in /tmp with its .venv (as CI may make) must still start sandboxed workers."""
+    import site
     import subprocess
     import venv
 
     env_dir = tmp_path / ".venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False, symlinks=True).create(env_dir)
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(env_dir)
+    # The grader's packages, from this interpreter's environment (the base interpreter's own
+    # site-packages may not have them: a distribution's Python does not).
+    purelib = Path(subprocess.run([str(env_dir / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                  capture_output=True, text=True, check=True).stdout.strip())
+    (purelib / "outer-environment.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     done = subprocess.run([str(env_dir / "bin" / "python"), "-m", "grader", "doctor"], capture_output=True,
                           text=True, cwd=Path(__file__).resolve().parent.parent, timeout=120)
     assert "verdict: protected" in done.stdout, done.stdout + done.stderr

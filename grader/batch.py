@@ -64,6 +64,10 @@ class BatchInterrupted(Exception):
         super().__init__(f"interrupted: {graded} graded in this run and {reused} reused, of {total}")
         self.graded, self.reused, self.total = graded, reused, total
 
+    @property
+    def left(self) -> int:
+        return self.total - self.graded - self.reused
+
 
 def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -118,7 +122,7 @@ def grade_batch(
             for future in as_completed(futures):
                 record(future)
         except KeyboardInterrupt:
-            _finish_in_flight(pool, [f for f in futures if f not in recorded], record)
+            _finish_in_flight([f for f in futures if f not in recorded], record)
             progress.finish()
             raise BatchInterrupted(len(recorded), len(submissions) - len(todo), len(submissions)) from None
         finally:
@@ -149,20 +153,19 @@ def _pool(grader: Union[Grader, GraderRecipe], jobs: int, todo: int) -> tuple[Ex
     return ThreadPoolExecutor(max_workers=jobs), _frozen(grader if isinstance(grader, Grader) else grader())
 
 
-def _finish_in_flight(pool: Executor, unrecorded: list[Future], record: Callable[[Future], None]) -> None:
+def _finish_in_flight(unrecorded: list[Future], record: Callable[[Future], None]) -> None:
     """After an interrupt: no new submission starts; those being graded finish and are recorded.
     A second interrupt meanwhile stops the grading processes (their warm workers go with them)."""
     # Cancelled here, not left to shutdown(cancel_futures=True): a process pool cancels later, in
     # its own thread, and wait() would never hear of a future cancelled that way.
-    in_flight = [f for f in unrecorded if not f.cancel()]
-    pool.shutdown(wait=False, cancel_futures=True)
+    in_flight = [f for f in unrecorded if not f.cancel()]  # cancel() fails only for a started one
     try:
         wait(in_flight)
     except KeyboardInterrupt:
         for process in multiprocessing.active_children():
             process.terminate()
     for future in in_flight:
-        if future.done() and not future.cancelled() and future.exception() is None:
+        if future.done() and future.exception() is None:
             record(future)
 
 

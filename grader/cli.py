@@ -143,9 +143,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except (ReferenceFailure, GradingProcessFailure) as exc:
         raise _CannotRun(str(exc)) from None
     except BatchInterrupted as stopped:
-        left = stopped.total - stopped.graded - stopped.reused
         print(f"grader: {stopped}. Every finished report is written; run the same command again to grade "
-              f"the {left} left.", file=sys.stderr)
+              f"the {stopped.left} left.", file=sys.stderr)
         return EXIT_INTERRUPTED
     print()
     print(render_summary(spec, outcome.results, args.out))

@@ -25,8 +25,6 @@ def find_submissions(paths: list[Path], submission_file: str) -> tuple[list[Subm
     for path in paths:
         if path.is_file():
             found.append(Submission(_file_id(path, submission_file), path))
-        elif _is_student_folder(path, submission_file):
-            found.append(Submission(path.resolve().name, path / submission_file))
         elif path.is_dir():
             found += _folder(path, submission_file, warnings)
         else:
@@ -40,11 +38,11 @@ def _file_id(path: Path, submission_file: str) -> str:
     return path.stem
 
 
-def _is_student_folder(path: Path, submission_file: str) -> bool:
-    if not path.is_dir() or not (path / submission_file).is_file():
+def _is_student_folder(folder: Path, submission_file: str) -> bool:
+    if not (folder / submission_file).is_file():
         return False
     return not any(_visible(entry) and (entry / submission_file).is_file()
-                   for entry in path.iterdir() if entry.is_dir())
+                   for entry in folder.iterdir() if entry.is_dir())
 
 
 def _visible(entry: Path) -> bool:
@@ -52,6 +50,8 @@ def _visible(entry: Path) -> bool:
 
 
 def _folder(folder: Path, submission_file: str, warnings: list[str]) -> list[Submission]:
+    if _is_student_folder(folder, submission_file):
+        return [Submission(folder.resolve().name, folder / submission_file)]
     found = []
     for entry in sorted(folder.iterdir()):
         if not _visible(entry):

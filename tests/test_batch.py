@@ -20,9 +20,13 @@ HW2 = str(ROOT / "problems" / "hw2")
 NAMES = ["correct_numpy", "flipped_kernel", "lua_torch_names", "wrong_arithmetic"]
 
 
+def grade_command(folder: Path, out: Path, *extra: str, assignment: str = HW2) -> list[str]:
+    return [sys.executable, "-m", "grader", "grade", assignment, str(folder), "--out", str(out), *extra]
+
+
 def grade(folder: Path, out: Path, *extra: str, assignment: str = HW2) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "grader", "grade", assignment, str(folder), "--out", str(out), *extra],
+        grade_command(folder, out, *extra, assignment=assignment),
         capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, "CI": "1"},
     )
 
@@ -72,7 +76,7 @@ def test_rerun_reuses_unchanged_results_and_regrades_a_changed_submission(klass,
 def test_a_batch_killed_with_sigkill_resumes_where_it_stopped(klass, tmp_path):
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [sys.executable, "-m", "grader", "grade", HW2, str(klass), "--out", str(out), "-j", "1"],
+        grade_command(klass, out, "-j", "1"),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     deadline = time.monotonic() + 120
@@ -94,7 +98,7 @@ def test_a_batch_killed_with_sigkill_resumes_where_it_stopped(klass, tmp_path):
 def _start_batch(folder: Path, out: Path) -> subprocess.Popen:
     """`grader grade -j 2` in its own session, its plain progress lines readable as they come."""
     return subprocess.Popen(
-        [sys.executable, "-m", "grader", "grade", HW2, str(folder), "--out", str(out), "-j", "2"],
+        grade_command(folder, out, "-j", "2"),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
         env={**os.environ, "CI": "1"},
     )

@@ -82,6 +82,7 @@ class ZipSummary:
 
 def build_autograder_zip(assignment: Path, out: Path, *, salt: str = "", hidden_visibility: str = "after_published") -> ZipSummary:
     """Write the zip; the assignment must load and its reference must import (checked first)."""
+    from grader.spec.loader import content_files
     from grader.writers.gradescope import VISIBILITIES
 
     if hidden_visibility not in VISIBILITIES:
@@ -99,14 +100,13 @@ def build_autograder_zip(assignment: Path, out: Path, *, salt: str = "", hidden_
         "run_autograder": (RUN_AUTOGRADER.encode(), 0o755),
         CONFIG: ((json.dumps(config, indent=2) + "\n").encode(), 0o600),
     }
-    for path in sorted(Path(spec.root).rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            entries[f"{ASSIGNMENT_DIR}/{path.relative_to(spec.root).as_posix()}"] = (path.read_bytes(), 0o644)
+    for path in spec.files:
+        entries[f"{ASSIGNMENT_DIR}/{path.relative_to(spec.root).as_posix()}"] = (path.read_bytes(), 0o644)
     source_root = Path(__file__).resolve().parent.parent
     for name in ("pyproject.toml", "README.md"):
         entries[f"{SOURCE_DIR}/{name}"] = ((source_root / name).read_bytes(), 0o644)
-    for path in sorted((source_root / "grader").rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+    for path in content_files(source_root / "grader"):
+        if path.suffix != ".pyc":
             entries[f"{SOURCE_DIR}/{path.relative_to(source_root).as_posix()}"] = (path.read_bytes(), 0o644)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -115,3 +115,22 @@ def test_the_autograder_zip_runs_end_to_end(tmp_path, monkeypatch):
     assert instructor["submission"] == "alice@example.edu"
     hidden = [k for q in instructor["questions"] for c in q["checks"] if c["visibility"] == "hidden" for k in c["cases"]]
     assert hidden and all(k["instructor"].get("expected") for k in hidden if k["status"] != "passed")
+
+
+def test_the_zip_ships_the_files_the_cache_key_hashes_and_no_hidden_ones(tmp_path):
+    import shutil
+
+    from grader.spec import load_assignment
+
+    assignment = tmp_path / "hw2"
+    shutil.copytree(HW2, assignment)
+    (assignment / "helpers.py").write_text("SCALE = 2\n")  # what a reference may import
+    (assignment / ".git").mkdir()
+    (assignment / ".git" / "config").write_text("[core]\n")
+    (assignment / ".DS_Store").write_bytes(b"\0")
+    summary = build_autograder_zip(assignment, tmp_path / "autograder.zip", salt=SALT)
+    shipped = sorted(n.removeprefix("assignment/") for n in summary.files if n.startswith("assignment/"))
+    hashed = sorted(p.relative_to(assignment).as_posix() for p in load_assignment(assignment).files)
+    assert shipped == hashed
+    assert "helpers.py" in shipped and "reference.py" in shipped
+    assert not [name for name in summary.files if "/." in name or name.startswith(".")]

@@ -94,21 +94,29 @@ class AssignmentSpec:
         return sum(q.points for q in self.questions)
 
     @cached_property
+    def files(self) -> list[Path]:
+        """Every file of the assignment's folder: the spec, the reference and whatever it may
+        read (a helper module, a data file). What the cache key hashes and the Gradescope zip
+        ships, so the two never disagree."""
+        return content_files(self.root)
+
+    @cached_property
     def content_hash(self) -> str:
-        """A hash of every file of the assignment's folder, by path and content: the spec, the
-        reference and whatever it may read (a helper module, a data file). Caches and hidden
-        files are left out."""
+        """A hash of the assignment's files (`files`), by path and content."""
         import hashlib
 
         digest = hashlib.sha256()
-        for path in _assignment_files(self.root):
+        for path in self.files:
             data = path.read_bytes()
             digest.update(f"{path.relative_to(self.root).as_posix()}\0{len(data)}\0".encode())
             digest.update(data)
         return digest.hexdigest()
 
 
-def _assignment_files(root: Path) -> list[Path]:
+def content_files(root: Path) -> list[Path]:
+    """The files under `root`, sorted; caches (`__pycache__`) and hidden files and folders
+    (`.git`, `.DS_Store`...) left out."""
+
     def counted(path: Path) -> bool:
         parts = path.relative_to(root).parts
         return path.is_file() and not any(p.startswith(".") or p == "__pycache__" for p in parts)

@@ -23,8 +23,10 @@ scored result; for the process baseline, the process's wall time), the grader's 
 throughput, the ratios to both baselines, the projection to 1,000, peak memory of a grading
 process, a zygote and the largest child, the CPU time of a submission on each side (the
 grading process; the zygote with its child) and the throughput that CPU allows on this
-machine's cores, whether the executors gave the same scores, a pure-Python gauge of the
-machine's speed, and the issue's three targets against what this run measured.
+machine's cores, the CPU the whole machine spends per submission in the steady state of the
+batch and of the -j 1 pass (what running jobs side by side costs each submission), whether the
+executors gave the same scores, a pure-Python gauge of the machine's speed, and the issue's
+three targets against what this run measured.
 Start-up (imports, the reference, the first zygotes) is paid once per batch and printed
 separately. A benchmark, not a test: run it on an idle machine.
 """
@@ -48,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.batch import BatchOptions, grade_batch  # noqa: E402
+from grader.batch import BatchOptions, Progress, grade_batch  # noqa: E402
 from grader.grading import Grader, GradingOptions, Submission  # noqa: E402
 from grader.spec import load_assignment  # noqa: E402
 
@@ -86,9 +88,39 @@ def recipe(spec, executor_kind: str):
 
 
 def timed_batch(spec, kind: str, submissions: list[Submission], out: Path, jobs: int):
-    started = time.perf_counter()
-    outcome = grade_batch(spec, recipe(spec, kind), submissions, out, BatchOptions(jobs=jobs, force=True))
-    return outcome.results, time.perf_counter() - started
+    """(results, wall seconds, the machine's CPU seconds per submission in the steady state)."""
+    started, steady = time.perf_counter(), SteadyCPU(len(submissions))
+    outcome = grade_batch(spec, recipe(spec, kind), submissions, out, BatchOptions(jobs=jobs, force=True), steady)
+    return outcome.results, time.perf_counter() - started, steady.per_submission()
+
+
+class SteadyCPU(Progress):
+    """The machine's busy CPU read at every result: between the first tenth of the results and the
+    last, start-up (imports, the reference, the first zygotes) no longer counts."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(total, stream=None)
+        self.marks: list[float] = []
+
+    def advance(self, result) -> None:
+        super().advance(result)
+        self.marks.append(machine_busy_s())
+
+    def per_submission(self) -> float:
+        first = max(1, len(self.marks) // 10)
+        graded = len(self.marks) - 1 - first
+        return (self.marks[-1] - self.marks[first]) / graded if graded > 0 else 0.0
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores have been busy since boot (/proc/stat: all but idle and iowait);
+    0 where there is no /proc. Every process counts: grading processes, zygotes, their children,
+    bubblewrap, the kernel's work for them."""
+    try:
+        ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def process_per_submission(submissions: list[Submission], folder: Path, jobs: int):
@@ -130,6 +162,15 @@ def startup_cost(spec, kind: str, folder: Path, jobs: int) -> float:
     """A batch of one submission per process: what every batch pays before its first result."""
     submissions = class_of(jobs, folder / "in")
     return timed_batch(spec, kind, submissions, folder / "out", jobs)[1]
+
+
+def contention_line(batch_s: float, solo_s: float, jobs: int, cores: int) -> str:
+    """The machine's CPU per submission at -j `jobs` and at -j 1 (steady state, in seconds)."""
+    if not (batch_s and solo_s):
+        return "machine-wide CPU per submission: not measured (no /proc/stat, or too few submissions)"
+    return (f"machine-wide CPU per submission (/proc/stat, every process, steady state): {1000 * batch_s:.1f} ms at "
+            f"-j {jobs}, {1000 * solo_s:.1f} ms at -j 1 ({100 * (batch_s / solo_s - 1):+.0f}% with {jobs} jobs at once); "
+            f"so at -j {jobs} on {cores} cores at best {1000 * batch_s / cores:.1f} ms/submission of throughput")
 
 
 def memory_and_cpu(spec, submissions: list[Submission], cores: int) -> tuple[str, str]:
@@ -314,10 +355,10 @@ def main() -> int:
         submissions = class_of(args.count, folder / "class")
         few = submissions[: args.baseline_count]
         warm_start = startup_cost(spec, "warm", folder / "warm-start", args.jobs)
-        warm, warm_total = timed_batch(spec, "warm", submissions, folder / "warm", args.jobs)
-        solo, solo_total = timed_batch(spec, "warm", submissions[: args.latency_count], folder / "solo", 1)
+        warm, warm_total, warm_cpu = timed_batch(spec, "warm", submissions, folder / "warm", args.jobs)
+        solo, solo_total, solo_cpu = timed_batch(spec, "warm", submissions[: args.latency_count], folder / "solo", 1)
         fresh_start = startup_cost(spec, "fresh", folder / "fresh-start", args.jobs)
-        base, base_total = timed_batch(spec, "fresh", few, folder / "fresh", args.jobs)
+        base, base_total, _ = timed_batch(spec, "fresh", few, folder / "fresh", args.jobs)
         process_times, process_total, process_scores = process_per_submission(few, folder, args.jobs)
         shutil.rmtree(folder / "warm", ignore_errors=True)
         memory_line, cpu_line = memory_and_cpu(spec, submissions[:64], os.cpu_count() or 1)
@@ -349,6 +390,7 @@ def main() -> int:
                        warm_each * 1000, args.count != 1000))
     print(memory_line)
     print(cpu_line)
+    print(contention_line(warm_cpu, solo_cpu, args.jobs, os.cpu_count() or 1))
     print(bare_line)
     print(gauge_line)
     same = all(a.score == b.score for a, b in zip(warm, base))

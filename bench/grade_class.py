@@ -164,7 +164,7 @@ def startup_cost(spec, kind: str, folder: Path, jobs: int) -> float:
     return timed_batch(spec, kind, submissions, folder / "out", jobs)[1]
 
 
-def contention_line(batch_s: float, solo_s: float, jobs: int, cores: int) -> str:
+def machine_cpu_line(batch_s: float, solo_s: float, jobs: int, cores: int) -> str:
     """The machine's CPU per submission at -j `jobs` and at -j 1 (steady state, in seconds)."""
     if not (batch_s and solo_s):
         return "machine-wide CPU per submission: not measured (no /proc/stat, or too few submissions)"
@@ -390,7 +390,7 @@ def main() -> int:
                        warm_each * 1000, args.count != 1000))
     print(memory_line)
     print(cpu_line)
-    print(contention_line(warm_cpu, solo_cpu, args.jobs, os.cpu_count() or 1))
+    print(machine_cpu_line(warm_cpu, solo_cpu, args.jobs, os.cpu_count() or 1))
     print(bare_line)
     print(gauge_line)
     same = all(a.score == b.score for a, b in zip(warm, base))

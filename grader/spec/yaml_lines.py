@@ -14,6 +14,9 @@ import yaml
 
 Path_ = tuple[str | int, ...]
 
+# libyaml's loader where PyYAML was built with it: 10x faster, and its nodes carry the same marks.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class YamlError(Exception):
     def __init__(self, file: Path, line: int | None, message: str):
@@ -43,7 +46,7 @@ def load_yaml(file: Path) -> tuple[Any, LineMap]:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlError(file, None, f"cannot read the file: {exc}") from None
-    loader = yaml.SafeLoader(text)
+    loader = _LOADER(text)
     try:
         node = loader.get_single_node()
         if node is None:

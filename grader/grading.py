@@ -68,6 +68,7 @@ class _PlannedCheck:
     calls: list[Call] = field(default_factory=list)
     blocked: tuple[Status, str] | None = None  # e.g. ("forbidden", "conv2d calls ...")
     points: list[dict[str, int]] = field(default_factory=list)  # formula checks
+    expected: dict[str, Any] = field(default_factory=dict)  # case id -> output or ReferenceFailure
 
 
 def run_limits(spec: AssignmentSpec) -> Limits:
@@ -130,7 +131,8 @@ class Grader:
         early = _EarlyChecks(self, submission)
         # Planned as the run asks for calls: the student's process starts on the first
         # question's calls while the next questions' rules and cases are worked out.
-        run = started.perform(early.calls_of(self._plans(submission, module)), on_outcome=early.take)
+        run = started.perform(early.calls_of(self._plans(submission, module)), on_outcome=early.take,
+                              on_idle=early.prepare_one)
         errors = [f"importing your module failed: {run.import_error}"] if run.import_error else []
         return self._assemble(submission, early.plans, run, errors, done=early.results)
 
@@ -341,7 +343,7 @@ class Grader:
         if problem:
             result.status, result.message, result.traceback = problem[0], problem[1], outcome.traceback
         else:
-            expected = self.expected.case_output(target, check.reference or check.name, case)
+            expected = self._case_expected(plan, case)
             verdict = compare(check.compare, outcome.value, expected, show_values=public and check.show_expected, label=check.name)
             result.details = verdict.details
             if not verdict.passed:
@@ -354,7 +356,7 @@ class Grader:
         if not public and result.status != "passed":
             if expected is None:  # the instructor's copy shows what was expected even when the code raised
                 try:
-                    expected = self.expected.case_output(target, check.reference or check.name, case)
+                    expected = self._case_expected(plan, case)
                 except ReferenceFailure:
                     pass
             result.instructor.update(_case_record(case, expected))
@@ -362,6 +364,21 @@ class Grader:
         if result.status in ("failed", "error", "timeout") and public:
             result.replay = self._replay(submission, plan, case.id)
         return result
+
+    def _case_expected(self, plan: _PlannedCheck, case: Case) -> Any:
+        """The reference's output for a function check's case: prepared while the student's
+        process worked (_EarlyChecks.prepare_one), else computed now. Raises ReferenceFailure."""
+        if case.id not in plan.expected:
+            check: FunctionCheck = plan.spec
+            target = Target(plan.question.id, check.id)
+            try:
+                plan.expected[case.id] = self.expected.case_output(target, check.reference or check.name, case)
+            except ReferenceFailure as exc:
+                plan.expected[case.id] = exc
+        found = plan.expected[case.id]
+        if isinstance(found, ReferenceFailure):
+            raise found
+        return found
 
     def _replay(self, submission: Submission, plan: _PlannedCheck, case_id: str) -> str:
         if not self.options.replay_prefix:
@@ -453,6 +470,7 @@ class _EarlyChecks:
         self.waiting: list[int] = []
         self.outcomes: dict[str, CallOutcome] = {}
         self.results: dict[int, CheckResult] = {}
+        self.next_plan = self.next_case = 0  # prepare_one's place
 
     def calls_of(self, plans: Iterator[_PlannedCheck]) -> Iterator[Call]:
         for plan in plans:
@@ -462,6 +480,26 @@ class _EarlyChecks:
             for call in plan.calls:
                 self.plan_of[call.id] = index
                 yield call
+
+    def prepare_one(self) -> bool:
+        """While the student's process works: the reference's output for the next function case
+        not judged yet (hidden cases are the student's own, so computed per submission). False
+        once there is none left."""
+        while self.next_plan < len(self.plans):
+            plan = self.plans[self.next_plan]
+            if plan.blocked or self.next_plan in self.results or not isinstance(plan.spec, FunctionCheck) \
+                    or self.next_case >= len(plan.cases):
+                self.next_plan, self.next_case = self.next_plan + 1, 0
+                continue
+            case = plan.cases[self.next_case]
+            self.next_case += 1
+            if case.id not in plan.expected:
+                try:
+                    self.grader._case_expected(plan, case)
+                except ReferenceFailure:
+                    pass  # kept in plan.expected: raised when the case is judged, as it would be then
+                return True
+        return False
 
     def take(self, call: Call, outcome: CallOutcome) -> None:
         self.outcomes[call.id] = outcome

@@ -133,6 +133,31 @@ def test_checks_judged_while_the_run_goes_on_are_those_judged_after_it(make_grad
         assert grader.grade(example(name)).to_dict()["questions"] == graded[name].to_dict()["questions"], name
 
 
+def test_hidden_cases_expected_outputs_are_made_while_the_student_process_works(make_grader, graded, tmp_path, monkeypatch):
+    # While the student's process imports the module (here: slowly), the grader plans every call
+    # and then computes the reference's outputs for the cases (grading._EarlyChecks.prepare_one),
+    # so none is left for after the answers come. The result is the one judged without that.
+    from grader import grading
+
+    slow = tmp_path / "hw2.py"
+    slow.write_text("import time\ntime.sleep(1.0)\n" + example("flipped_kernel").path.read_text())
+    grader = make_grader(replay_prefix=REPLAY)
+    events: list[str] = []
+    output = grader.expected.case_output
+    monkeypatch.setattr(grader.expected, "case_output", lambda *a: events.append("expected") or output(*a), raising=False)
+    take = grading._EarlyChecks.take
+    monkeypatch.setattr(grading._EarlyChecks, "take", lambda self, c, o: events.append("outcome") or take(self, c, o))
+    result = grader.grade(grading.Submission("flipped_kernel", slow))
+    function_cases = sum(len(c.cases) for q in result.questions for c in q.checks if c.kind == "function")
+    assert function_cases >= 50 and events.index("outcome") >= function_cases  # all of them, first
+    assert _verdicts(result) == _verdicts(graded["flipped_kernel"])  # its path and lines differ
+
+
+def _verdicts(result) -> list:
+    return [(q.id, q.score, [(c.id, [(k.id, k.status, k.mistake) for k in c.cases]) for c in q.checks])
+            for q in result.questions]
+
+
 def test_public_calls_are_the_same_shared_objects_for_every_student(hw2_spec, hw2_reference):
     # An executor may keep a shared Call's encoded request for the next student: only a call
     # whose inputs really are the same for all may say so.

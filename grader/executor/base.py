@@ -113,6 +113,7 @@ class RunResult:
 
 
 OutcomeHook = Callable[[Call, CallOutcome], None]
+IdleHook = Callable[[], bool]  # one small step of the caller's own work; False: nothing left
 
 
 class Executor(Protocol):
@@ -124,7 +125,8 @@ class Executor(Protocol):
 class StartedRun(Protocol):
     """A run begun before its calls are known (see start_run)."""
 
-    def perform(self, calls: Iterable[Call], on_outcome: OutcomeHook | None = None) -> RunResult: ...
+    def perform(self, calls: Iterable[Call], on_outcome: OutcomeHook | None = None,
+                on_idle: IdleHook | None = None) -> RunResult: ...
 
     def cancel(self) -> None: ...
 
@@ -135,8 +137,10 @@ def start_run(executor: Executor, submission: Path, limits: Limits = Limits(),
 
     An executor with ``start`` (the sandboxed ones) starts the student's process at once, so it
     imports the module while the grader plans the calls; ``on_outcome`` then hears of each
-    outcome while the process works on the next calls. Any other executor (the trusted one,
-    test doubles) runs everything at ``perform``, then reports each outcome in order.
+    outcome while the process works on the next calls, and ``on_idle`` is called, a step at a
+    time, whenever this process would otherwise wait for the student's. Any other executor (the
+    trusted one, test doubles) runs everything at ``perform``, then reports each outcome in order
+    (and has no use for ``on_idle``).
     """
     start = getattr(executor, "start", None)
     if callable(start):
@@ -148,7 +152,8 @@ class _RunAtPerform:
     def __init__(self, executor: Executor, submission: Path, limits: Limits) -> None:
         self.executor, self.submission, self.limits = executor, submission, limits
 
-    def perform(self, calls: Iterable[Call], on_outcome: OutcomeHook | None = None) -> RunResult:
+    def perform(self, calls: Iterable[Call], on_outcome: OutcomeHook | None = None,
+                on_idle: IdleHook | None = None) -> RunResult:
         calls = list(calls)
         if not calls:
             return RunResult(outcomes={})

@@ -31,7 +31,7 @@ from grader.sandbox import Isolation, Launch, PlainIsolation, SandboxUnavailable
 from grader.sandbox.launch import Session
 
 from . import protocol
-from .base import OPS, Call, CallOutcome, ExecutorError, Limits, MapOutcomes, OutcomeHook, RunResult
+from .base import OPS, Call, CallOutcome, ExecutorError, IdleHook, Limits, MapOutcomes, OutcomeHook, RunResult
 
 WORKER_PATH = Path(__file__).with_name("worker.py")
 PROTOCOL_PATH = Path(__file__).with_name("protocol.py")
@@ -723,10 +723,10 @@ class SubprocessExecutor:
 
     @staticmethod
     def _result(run: _Run, calls: Iterable[Call], encode: Callable[[Call], _Request],
-                on_outcome: OutcomeHook | None = None) -> RunResult:
+                on_outcome: OutcomeHook | None = None, on_idle: IdleHook | None = None) -> RunResult:
         """Perform the run, stop its child, and gather what became of it."""
         try:
-            outcomes, import_error, import_traceback = _perform(run, calls, encode, on_outcome)
+            outcomes, import_error, import_traceback = _perform(run, calls, encode, on_outcome, on_idle)
         finally:
             run.stop()
         return RunResult(
@@ -750,7 +750,8 @@ class PendingRun:
                  encode: Callable[[Call], _Request]) -> None:
         self._run, self._stack, self._encode = run, stack, encode
 
-    def perform(self, calls: Iterable[Call], on_outcome: OutcomeHook | None = None) -> RunResult:
+    def perform(self, calls: Iterable[Call], on_outcome: OutcomeHook | None = None,
+                on_idle: IdleHook | None = None) -> RunResult:
         """The calls' outcomes, in order; `on_outcome(call, outcome)` hears of each as soon as it
         is known (the child goes on with the next calls meanwhile), except when the module
         could not be imported at all (RunResult.import_error). Ends the run.
@@ -758,9 +759,11 @@ class PendingRun:
         `calls` may be an iterator that works each call out when asked (the grader's plan):
         the next one is asked for whenever the child has not answered yet, and sent to it at
         once, so the child starts on the first calls while the later ones are still planned.
+        Once every call is known, `on_idle()` is called instead, a step at a time, until it
+        says there is nothing left (False).
         Raises ValueError for a malformed Call (duplicate ids, inputs that cannot be sent)."""
         try:
-            return SubprocessExecutor._result(self._run, calls, self._encode, on_outcome)
+            return SubprocessExecutor._result(self._run, calls, self._encode, on_outcome, on_idle)
         finally:
             self.cancel()
 
@@ -790,11 +793,12 @@ def _file_problem(submission: Path) -> tuple[str, str] | None:
 
 
 def _perform(run: _Run, source: Iterable[Call], encode: Callable[[Call], _Request],
-             on_outcome: OutcomeHook | None) -> tuple[dict[str, CallOutcome], str, str]:
+             on_outcome: OutcomeHook | None, on_idle: IdleHook | None = None
+             ) -> tuple[dict[str, CallOutcome], str, str]:
     """The outcomes, and the import error and traceback (empty if the import worked).
 
     Calls are taken from `source` while the child imports the module (run.idle), then all the
-    others, before the first outcome is read."""
+    others, before the first outcome is read; then `on_idle` has the waits."""
     pending = iter(source)
     calls: list[Call] = []
     requests: list[_Request] = []
@@ -813,9 +817,12 @@ def _perform(run: _Run, source: Iterable[Call], encode: Callable[[Call], _Reques
         run.add(call, request)
         return True
 
+    def take_one_or_idle() -> bool:
+        return take_one() or (on_idle is not None and on_idle())
+
     if not take_one():
         return {}, "", ""  # nothing to ask: the child is stopped, its import not waited for
-    run.idle = take_one
+    run.idle = take_one_or_idle
     failure = run.first_child()
     if failure is not None:
         while take_one():

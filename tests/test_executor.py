@@ -529,6 +529,18 @@ def test_subclass_and_lying_objects(tmp_path: Path) -> None:
     assert "dtype object" in result.outcomes["obj"].error
 
 
+def test_requests_larger_than_the_pipe_arrive_whole(tmp_path: Path) -> None:
+    # 3 MB of input per call, more than a pipe holds (64 KiB, or 1 MiB enlarged): each write
+    # takes what fits and the rest waits until the child has read it.
+    big = np.arange(400_000, dtype=np.float64)
+    result = run(tmp_path, """
+        def total(a):
+            return float(a.sum()), a.shape[0]
+    """, [call("one", "total", big), call("two", "total", big[::-1].copy())])
+    expected = (float(big.sum()), 400_000)
+    assert result.outcomes["one"].value == expected and result.outcomes["two"].value == expected
+
+
 def test_inputs_mutated_in_place_do_not_leak(tmp_path: Path) -> None:
     data = np.array([1.0, 2.0, 3.0])
     result = run(tmp_path, """

@@ -162,19 +162,23 @@ class _Child:
         return self.proc.poll() is not None  # macOS: no waitid; reaping here is the fallback
 
     def send(self, request: _Request, deadline: float) -> None:
-        data = memoryview(request.frame)
+        data = memoryview(request.frame)[self._write(request.frame):]
+        if not data:
+            return  # the usual case: the pipe had room, no selector needed
         with selectors.DefaultSelector() as writer:
             writer.register(self.request_fd, selectors.EVENT_WRITE)
             while data:
-                try:
-                    written = os.write(self.request_fd, data)
-                except BlockingIOError:
-                    written = 0
-                except (BrokenPipeError, ConnectionResetError) as exc:
-                    raise _ChildGone() from exc
-                data = data[written:]
-                if data:
-                    self._wait(writer, deadline)
+                self._wait(writer, deadline)
+                data = data[self._write(data):]
+
+    def _write(self, data: bytes | memoryview) -> int:
+        """Bytes of `data` the request pipe took now (0 when full); _ChildGone if it broke."""
+        try:
+            return os.write(self.request_fd, data)
+        except BlockingIOError:
+            return 0
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise _ChildGone() from exc
 
     def _wait(self, selector: selectors.BaseSelector, deadline: float,
               idle: Idle | None = None) -> list[str]:

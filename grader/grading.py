@@ -5,9 +5,10 @@ only ever sees the plain data the executor decoded. Expected outputs come from a
 `ExpectedSource` (grader.expected): the live reference, or a student bundle's precomputed data.
 
 The two processes work at the same time: the student's process is started first (it imports the
-module while this one analyses the source and plans the calls), and each check is judged as soon
-as its last call is answered, while the student's process goes on with the next calls. The
-result is the same as judging everything at the end (tests/test_examples_grading.py).
+module while this one analyses the source and plans the calls, then computes the reference's
+outputs for the cases), and each check is judged as soon as its last call is answered, while the
+student's process goes on with the next calls. The result is the same as judging everything at
+the end (tests/test_examples_grading.py).
 
 Hidden cases: what the student reads (`message`) names the function and the kind of input
 (the spec's `generate.categories`), never the inputs or expected values; the full message,

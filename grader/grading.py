@@ -69,7 +69,7 @@ class _PlannedCheck:
     calls: list[Call] = field(default_factory=list)
     blocked: tuple[Status, str] | None = None  # e.g. ("forbidden", "conv2d calls ...")
     points: list[dict[str, int]] = field(default_factory=list)  # formula checks
-    expected: dict[str, Any] = field(default_factory=dict)  # case id -> output or ReferenceFailure
+    expected: Memo = field(default_factory=Memo)  # case id -> the reference's output (or failure)
 
 
 def run_limits(spec: AssignmentSpec) -> Limits:
@@ -369,17 +369,9 @@ class Grader:
     def _case_expected(self, plan: _PlannedCheck, case: Case) -> Any:
         """The reference's output for a function check's case: prepared while the student's
         process worked (_EarlyChecks.prepare_one), else computed now. Raises ReferenceFailure."""
-        if case.id not in plan.expected:
-            check: FunctionCheck = plan.spec
-            target = Target(plan.question.id, check.id)
-            try:
-                plan.expected[case.id] = self.expected.case_output(target, check.reference or check.name, case)
-            except ReferenceFailure as exc:
-                plan.expected[case.id] = exc
-        found = plan.expected[case.id]
-        if isinstance(found, ReferenceFailure):
-            raise found
-        return found
+        check: FunctionCheck = plan.spec
+        target = Target(plan.question.id, check.id)
+        return plan.expected.get(case.id, lambda: self.expected.case_output(target, check.reference or check.name, case))
 
     def _replay(self, submission: Submission, plan: _PlannedCheck, case_id: str) -> str:
         if not self.options.replay_prefix:
@@ -471,7 +463,7 @@ class _EarlyChecks:
         self.waiting: list[int] = []
         self.outcomes: dict[str, CallOutcome] = {}
         self.results: dict[int, CheckResult] = {}
-        self.next_plan = self.next_case = 0  # prepare_one's place
+        self.preparing = self._prepare()
 
     def calls_of(self, plans: Iterator[_PlannedCheck]) -> Iterator[Call]:
         for plan in plans:
@@ -485,22 +477,21 @@ class _EarlyChecks:
     def prepare_one(self) -> bool:
         """While the student's process works: the reference's output for the next function case
         not judged yet (hidden cases are the student's own, so computed per submission). False
-        once there is none left."""
-        while self.next_plan < len(self.plans):
-            plan = self.plans[self.next_plan]
-            if plan.blocked or self.next_plan in self.results or not isinstance(plan.spec, FunctionCheck) \
-                    or self.next_case >= len(plan.cases):
-                self.next_plan, self.next_case = self.next_plan + 1, 0
+        once there is none left. Called once every call is planned (StartedRun.perform)."""
+        return next(self.preparing, False)
+
+    def _prepare(self) -> Iterator[bool]:
+        for index, plan in enumerate(self.plans):
+            if plan.blocked or not isinstance(plan.spec, FunctionCheck):
                 continue
-            case = plan.cases[self.next_case]
-            self.next_case += 1
-            if case.id not in plan.expected:
+            for case in plan.cases:
+                if index in self.results:
+                    break
                 try:
                     self.grader._case_expected(plan, case)
                 except ReferenceFailure:
-                    pass  # kept in plan.expected: raised when the case is judged, as it would be then
-                return True
-        return False
+                    pass  # remembered: raised when the case is judged, as it would be then
+                yield True
 
     def take(self, call: Call, outcome: CallOutcome) -> None:
         self.outcomes[call.id] = outcome

@@ -113,7 +113,7 @@ class RunResult:
 
 
 OutcomeHook = Callable[[Call, CallOutcome], None]
-IdleHook = Callable[[], bool]  # one small step of the caller's own work; False: nothing left
+IdleHook = Callable[[], bool]  # a step of work done while waiting for the child; False: none left
 
 
 class Executor(Protocol):

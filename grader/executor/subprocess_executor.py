@@ -93,9 +93,6 @@ class _Timeout(Exception):
     pass
 
 
-Idle = Callable[[], bool]  # work to do while waiting for the child; False when there is none
-
-
 class _ChildGone(Exception):
     """The child exited or closed its end of the response pipe."""
 
@@ -181,7 +178,7 @@ class _Child:
             raise _ChildGone() from exc
 
     def _wait(self, selector: selectors.BaseSelector, deadline: float,
-              idle: Idle | None = None) -> list[str]:
+              idle: IdleHook | None = None) -> list[str]:
         events = selector.select(0) if idle is not None else []
         while not events and idle is not None and idle():  # the caller's own work meanwhile
             events = selector.select(0)
@@ -196,7 +193,7 @@ class _Child:
             return ["exit"]
         return [key.data for key, _ in events]
 
-    def receive(self, deadline: float, idle: Idle | None = None) -> dict[str, Any]:
+    def receive(self, deadline: float, idle: IdleHook | None = None) -> dict[str, Any]:
         """The next message; raises _Timeout, _ChildGone or protocol.ProtocolError.
 
         While nothing has come, `idle()` is called until it says it did nothing (False)."""
@@ -421,7 +418,7 @@ class _Run:
         self.failed_names: dict[str, str] = {}  # name -> why its further calls are skipped
         self.blocked: CallOutcome | None = None  # once set, every later call gets this outcome
         self.begun: tuple[str, str] | None = None  # why begin() could not start a child
-        self.idle: Idle | None = None  # what to do while waiting for the child (see _perform)
+        self.idle: IdleHook | None = None  # what to do while waiting for the child (see _perform)
 
     @property
     def restarts(self) -> int:

@@ -1,4 +1,5 @@
-"""Shared fixtures: the HW2 assignment, its reference, and graders over the real executor."""
+"""Shared fixtures: the HW2 assignment, its reference, and graders over the real executor;
+and what two gradings of one submission are compared by."""
 
 from __future__ import annotations
 
@@ -38,3 +39,8 @@ def make_grader(hw2_spec, hw2_reference):
 def example(name: str) -> Submission:
     path = EXAMPLES / name / "hw2.py" if (EXAMPLES / name).is_dir() else EXAMPLES / f"{name}.py"
     return Submission(name, path)
+
+
+def case_verdicts(result) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """(question, check, case) -> (status, known mistake), in the result's order."""
+    return {(q.id, c.id, k.id): (k.status, k.mistake) for q in result.questions for c in q.checks for k in c.cases}

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import EXAMPLES, HW2, example
+from conftest import EXAMPLES, HW2, case_verdicts, example
 from grader.bundle import BundleError, fingerprint, is_bundle, load_bundle, make_bundle, plan_bundle, scan_texts, verify_bundle, write_archive
 from grader.cli import main
 from grader.executor import SubprocessExecutor
@@ -245,17 +245,13 @@ def test_a_case_from_another_grader_version_is_refused(bundles, hw2_spec):
 # ---- self-check from a bundle ---------------------------------------------------------------
 
 
-def _verdicts(result):
-    return {(q.id, c.id, k.id): (k.status, k.mistake) for q in result.questions for c in q.checks for k in c.cases}
-
-
 @pytest.mark.parametrize("name", ["wrong_arithmetic", "lua_torch_names", "gradient_3x3"])
 def test_a_bundle_with_answers_gives_the_instructors_public_verdicts(bundles, make_grader, name):
     from grader.ci import self_check
 
     instructor = make_grader(public_only=True).grade(example(name))
     _, offline = self_check(bundles["answers"], example(name).path, student=name)
-    assert _verdicts(offline) == _verdicts(instructor)
+    assert case_verdicts(offline) == case_verdicts(instructor)
     assert offline.score == pytest.approx(instructor.score) and offline.withheld == []
     assert any(k.mistake for q in offline.questions for c in q.checks for k in c.cases)  # hints work offline
 
